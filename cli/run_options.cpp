@@ -1,0 +1,108 @@
+#include "run_options.h"
+
+#include <memory>
+
+namespace imgprep {
+
+template <class T>
+void RunOptionsParser::add(const std::string& name, const std::string& help,
+                           std::function<void(Options&, const T&)> apply) {
+  auto value = std::make_shared<T>();
+  CLI::Option* option = command_.add_option(name, *value, help);
+  appliers_.push_back([option, value, apply](Options& o) {
+    if (option->count() > 0) apply(o, *value);
+  });
+}
+
+void RunOptionsParser::add_flag(const std::string& name, const std::string& help,
+                                std::function<void(Options&)> apply) {
+  CLI::Option* option = command_.add_flag(name, help);
+  appliers_.push_back([option, apply](Options& o) {
+    if (option->count() > 0) apply(o);
+  });
+}
+
+RunOptionsParser::RunOptionsParser(CLI::App& c) : command_(c) {
+  using S = std::string;
+  c.add_option("INPUT", input_, "folder of images (walked recursively) or a list file")
+      ->required();
+  c.add_option("-o,--output", output_, "output folder")->required();
+  c.add_option("--preset", preset_, "imagenet, clip or yolo; explicit options override it");
+
+  // Parallelism.
+  add<int>("--io-threads", "threads reading files (default 4)",
+           [](Options& o, const int& v) { o.io_threads = v; });
+  add<int>("--threads", "cores decoding and transforming (default: all)",
+           [](Options& o, const int& v) { o.threads = v; });
+  add<int>("--in-flight", "most images between reading and writing (default 2*threads+io+2)",
+           [](Options& o, const int& v) { o.in_flight = v; });
+  // Decoding.
+  add_flag("--no-exif", "ignore EXIF orientation", [](Options& o) { o.exif = false; });
+  add_flag("--no-shrink-on-load", "always decode JPEGs at full size",
+           [](Options& o) { o.shrink_on_load = false; });
+  add<uint64_t>("--max-pixels", "refuse larger images (default 178956970)",
+                [](Options& o, const uint64_t& v) { o.max_pixels = v; });
+  // Geometry.
+  add<S>("--resize", "shorter:S, longer:S, WxH (stretch), letterbox:WxH or none",
+         [](Options& o, const S& v) { o.resize = parse_resize(v); });
+  add<S>("--crop", "center:WxH, center:S or none",
+         [](Options& o, const S& v) { o.crop = parse_crop(v); });
+  add<S>("--interp", "nearest, linear, cubic, area or lanczos (default linear)",
+         [](Options& o, const S& v) { o.method.interp = parse_interp(v); });
+  add<S>("--antialias", "on (Pillow semantics, default) or off (OpenCV semantics)",
+         [](Options& o, const S& v) {
+           if (v != "on" && v != "off") throw UsageError("--antialias: expected on or off");
+           o.method.antialias = v == "on";
+         });
+  add<int>("--pad-value", "0..255, for letterbox borders and crops larger than the image",
+           [](Options& o, const int& v) { o.pad_value = v; });
+  // Values.
+  add<S>("--channels", "rgb or bgr (default rgb)", [](Options& o, const S& v) {
+    if (v != "rgb" && v != "bgr") throw UsageError("--channels: expected rgb or bgr");
+    o.bgr = v == "bgr";
+  });
+  add<S>("--scale", "multiplier for 0..255 pixel values, one or R,G,B (default 1/255)",
+         [](Options& o, const S& v) { o.scale = parse_triplet(v); });
+  add<S>("--mean", "subtracted after scaling, one or R,G,B (default 0)",
+         [](Options& o, const S& v) { o.mean = parse_triplet(v); });
+  add<S>("--std", "divides after the mean, one or R,G,B (default 1)",
+         [](Options& o, const S& v) { o.std = parse_triplet(v); });
+  add<S>("--layout", "nchw or nhwc (default nchw)", [](Options& o, const S& v) {
+    if (v != "nchw" && v != "nhwc") throw UsageError("--layout: expected nchw or nhwc");
+    o.layout = v == "nchw" ? Layout::nchw : Layout::nhwc;
+  });
+  add<S>("--dtype", "float32, float16 or uint8 (default float32)", [](Options& o, const S& v) {
+    if (v == "float32") o.dtype = DType::float32;
+    else if (v == "float16") o.dtype = DType::float16;
+    else if (v == "uint8") o.dtype = DType::uint8;
+    else throw UsageError("--dtype: expected float32, float16 or uint8");
+  });
+  // Outputs.
+  add<S>("--format", "npy (default) or images", [](Options& o, const S& v) {
+    if (v != "npy" && v != "images") throw UsageError("--format: expected npy or images");
+    o.format = v == "npy" ? OutputFormat::npy : OutputFormat::images;
+  });
+  add<int>("--shard-size", "images per npy shard (default 1024)",
+           [](Options& o, const int& v) { o.shard_size = v; });
+  add<S>("--image-format", "jpg (default), png or webp, for --format images",
+         [](Options& o, const S& v) { o.image_format = v; });
+  add<int>("--quality", "1..100 for jpg and webp (default 95)",
+           [](Options& o, const int& v) { o.quality = v; });
+  add<S>("--shard", "K/N: process only the K-th (0-based) of N slices of the inputs",
+         [](Options& o, const S& v) { o.shard = parse_shard(v); });
+  // The run.
+  add_flag("-q,--quiet", "no progress output", [](Options& o) { o.quiet = true; });
+  add<int64_t>("--max-errors", "stop after more than this many inputs failed (default: no limit)",
+               [](Options& o, const int64_t& v) { o.max_errors = v; });
+}
+
+Options RunOptionsParser::resolve() const {
+  Options o;
+  if (!preset_.empty()) apply_preset(o, preset_);
+  for (const auto& apply : appliers_) apply(o);
+  o.input = input_;
+  o.output = output_;
+  return o;
+}
+
+}  // namespace imgprep

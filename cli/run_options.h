@@ -1,0 +1,34 @@
+// The `run` options on the command line, and how they become Options: defaults, then the
+// preset, then every flag given explicitly.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "imgprep/pipeline/options.h"
+
+namespace imgprep {
+
+class RunOptionsParser {
+ public:
+  // Adds INPUT, -o/--output and every preprocessing option to `command`.
+  explicit RunOptionsParser(CLI::App& command);
+  // After parsing: the resolved options. Throws UsageError.
+  Options resolve() const;
+
+ private:
+  template <class T>
+  void add(const std::string& name, const std::string& help,
+           std::function<void(Options&, const T&)> apply);
+  void add_flag(const std::string& name, const std::string& help,
+                std::function<void(Options&)> apply);
+
+  CLI::App& command_;
+  std::string input_, output_, preset_;
+  // Each given option applies itself to Options after the preset.
+  std::vector<std::function<void(Options&)>> appliers_;
+};
+
+}  // namespace imgprep

@@ -1,0 +1,48 @@
+// Builds the ordered list of inputs for a run from a folder (walked recursively, ImageFolder
+// labels) or from a text/CSV list of paths, and takes the --shard K/N slice of it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace imgprep {
+
+inline constexpr int64_t kNoLabel = -1;
+
+struct InputItem {
+  std::filesystem::path path;  // where to read it
+  std::string rel;             // as reported: relative to INPUT (folder) or as listed (list)
+  int64_t label = kNoLabel;
+};
+
+struct InputList {
+  std::vector<InputItem> items;
+  std::vector<std::string> classes;  // label -> class name; empty when labels are plain ints
+  bool has_labels = false;
+  size_t skipped = 0;                // non-image files seen by the walk
+  std::vector<std::string> walk_errors;  // unreadable folders, symlink loops
+};
+
+// K of N (0 <= K < N): the K-th of N contiguous, nearly equal slices of the ordered list.
+struct ShardSpec {
+  int index = 0;
+  int count = 1;
+};
+
+// INPUT is unusable (missing, unreadable, malformed list).
+struct InputError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Folder: every file that is an image by content or by extension, ordered by the byte-wise sort
+// of its path relative to the folder. Images in first-level subfolders are labelled by the index
+// of that subfolder's name in sorted order, as torchvision's ImageFolder does.
+// List file: one path per line, optionally "path,label" (integer labels, or class names that are
+// numbered in sorted order); '#' comments, blank lines and a "path,label" header are ignored;
+// relative paths are resolved against the list file's folder; the listed order is kept.
+InputList list_inputs(const std::filesystem::path& input, const ShardSpec& shard = {});
+
+}  // namespace imgprep

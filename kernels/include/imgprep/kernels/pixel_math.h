@@ -1,0 +1,65 @@
+// Per-pixel arithmetic shared by the CPU engine and the CUDA kernels. Every executor calls these
+// functions in the same order, so results agree bit for bit (builds disable FMA contraction).
+#pragma once
+
+#include <cstdint>
+
+#include "imgprep/kernels/hd.h"
+
+namespace imgprep {
+
+// Sum of weights[k] * pixel(k) for k in [0, taps), accumulated left to right from zero.
+// P is a scalar or a 4-lane pixel type supporting P + P and float * P.
+template <class P, class Pixel>
+IMGPREP_HD inline P weighted_sum(Pixel pixel, const float* weights, int taps) {
+  P acc = weights[0] * pixel(0);
+  for (int k = 1; k < taps; ++k) acc = acc + weights[k] * pixel(k);
+  return acc;
+}
+
+// Rounds half up and clamps to [0, 255], as Pillow and OpenCV do when they store 8-bit results.
+IMGPREP_HD inline float quantize_u8(float v) {
+  v = v + 0.5f;
+  v = v < 0.f ? 0.f : (v > 255.f ? 255.f : v);
+  return static_cast<float>(static_cast<int>(v));
+}
+
+struct Normalization {
+  float scale[3];  // per output channel
+  float mean[3];
+  float std[3];
+};
+
+IMGPREP_HD inline float normalize(float v, const Normalization& n, int c) {
+  return (v * n.scale[c] - n.mean[c]) / n.std[c];
+}
+
+// IEEE binary16 bits of v, rounded to nearest even (as __float2half_rn).
+IMGPREP_HD inline uint16_t float_to_half_bits(float v) {
+  union {
+    float f;
+    uint32_t u;
+  } in{v};
+  const uint32_t x = in.u;
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const uint32_t abs = x & 0x7fffffffu;
+  if (abs >= 0x7f800000u)  // inf or nan
+    return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u));
+  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to inf
+  if (abs < 0x38800000u) {                                              // subnormal or zero
+    if (abs < 0x33000000u) return static_cast<uint16_t>(sign);
+    const uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
+    const int shift = 126 - static_cast<int>(abs >> 23);
+    uint32_t h = mant >> shift;
+    const uint32_t rem = mant & ((1u << shift) - 1u);
+    const uint32_t half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (h & 1u))) ++h;
+    return static_cast<uint16_t>(sign | h);
+  }
+  uint32_t h = ((abs - 0x38000000u) >> 13);
+  const uint32_t rem = abs & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
+  return static_cast<uint16_t>(sign | h);
+}
+
+}  // namespace imgprep

@@ -1,0 +1,38 @@
+// A file written under a temporary name and renamed into place on commit, so readers never see
+// a partial file under the final name. Not thread-safe; one writer per file.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string_view>
+
+namespace imgprep {
+
+// Writing an output failed (disk full, permission denied, ...). The run cannot continue.
+struct OutputError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path target);
+  ~AtomicFile();  // removes the temporary file unless committed
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t size);
+  void write_at(const void* data, size_t size, uint64_t offset);
+  void commit();
+
+  // Whole-file convenience: write content, commit.
+  static void write_file(const std::filesystem::path& target, std::string_view content);
+
+ private:
+  [[noreturn]] void fail(const char* what) const;
+
+  std::filesystem::path target_, temp_;
+  int fd_ = -1;
+};
+
+}  // namespace imgprep

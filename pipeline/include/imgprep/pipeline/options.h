@@ -1,0 +1,93 @@
+// Everything a run is configured with, the presets, and parsing of the option strings the
+// command line accepts. Plain data; copy freely.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "imgprep/datasets/input_list.h"
+#include "imgprep/kernels/geometry.h"
+#include "imgprep/kernels/resample_plan.h"
+
+namespace imgprep {
+
+enum class Layout { nchw, nhwc };
+enum class DType { float32, float16, uint8 };
+enum class OutputFormat { npy, images };
+
+struct Options {
+  std::filesystem::path input;
+  std::filesystem::path output;
+
+  // Parallelism.
+  int io_threads = 4;
+  int threads = 0;    // 0: all cores
+  int in_flight = 0;  // images read but not yet written; 0: automatic
+
+  // Decoding.
+  bool exif = true;
+  bool shrink_on_load = true;
+  uint64_t max_pixels = 178956970;
+
+  // Geometry.
+  ResizeSpec resize;
+  CropSpec crop;
+  ResampleMethod method;
+  int pad_value = 0;
+
+  // Values.
+  bool bgr = false;
+  std::array<float, 3> scale{1.f / 255.f, 1.f / 255.f, 1.f / 255.f};
+  std::array<float, 3> mean{0.f, 0.f, 0.f};
+  std::array<float, 3> std{1.f, 1.f, 1.f};
+  Layout layout = Layout::nchw;
+  DType dtype = DType::float32;
+
+  // Outputs.
+  OutputFormat format = OutputFormat::npy;
+  int shard_size = 1024;
+  std::string image_format = "jpg";
+  int quality = 95;
+  ShardSpec shard;
+
+  // The run.
+  bool quiet = false;
+  int64_t max_errors = -1;  // -1: no limit
+  std::string preset;       // informational: the preset the values came from
+
+  int resolved_threads() const;
+  int resolved_in_flight() const;
+};
+
+// Bad option values; the message is shown as is.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// imagenet, clip or yolo; throws UsageError for other names.
+void apply_preset(Options& options, const std::string& name);
+
+ResizeSpec parse_resize(const std::string& text);  // shorter:S longer:S WxH letterbox:WxH none
+CropSpec parse_crop(const std::string& text);      // center:WxH center:S none
+Interp parse_interp(const std::string& text);
+std::array<float, 3> parse_triplet(const std::string& text);  // "a,b,c" or "a"
+ShardSpec parse_shard(const std::string& text);               // "K/N"
+
+std::string to_string(const ResizeSpec& resize);
+std::string to_string(const CropSpec& crop);
+const char* to_string(Interp interp);
+const char* to_string(Layout layout);
+const char* to_string(DType dtype);
+
+// Checks combinations (e.g. npy needs a fixed output size); throws UsageError.
+void validate(const Options& options);
+
+// The full resolved configuration, as recorded in meta.json.
+nlohmann::json to_json(const Options& options);
+
+}  // namespace imgprep

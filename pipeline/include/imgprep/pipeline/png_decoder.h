@@ -1,0 +1,23 @@
+// PNG through libpng, straight to 8-bit RGBX: palettes expanded, gray replicated, 16-bit samples
+// reduced to their high byte, alpha kept in X. libpng's warnings are collected, never printed.
+// Thread-safe (all state is per call).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace imgprep {
+
+struct PngResult {
+  int width = 0, height = 0;
+  std::string error;    // empty on success
+  std::string warning;  // libpng warnings for an image that decoded
+};
+
+// pixels is resized to width * height * 4; rows is scratch.
+PngResult decode_png(std::span<const uint8_t> bytes, std::vector<uint8_t>& pixels,
+                     std::vector<uint8_t*>& rows);
+
+}  // namespace imgprep

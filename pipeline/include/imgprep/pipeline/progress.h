@@ -1,0 +1,32 @@
+// Reports a run's progress on stderr from a thread of its own: a redrawn bar on a terminal,
+// a plain line every few seconds otherwise, nothing with --quiet.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "imgprep/pipeline/run_stats.h"
+
+namespace imgprep {
+
+class ProgressReporter {
+ public:
+  ProgressReporter(const RunStats& stats, bool quiet);
+  ~ProgressReporter();  // stops and, on a terminal, ends the bar's line
+
+ private:
+  void loop();
+  void report(bool final);
+
+  const RunStats& stats_;
+  bool tty_ = false;
+  std::chrono::steady_clock::time_point start_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace imgprep

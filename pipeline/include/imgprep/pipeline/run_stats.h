@@ -1,0 +1,40 @@
+// Counters and per-stage busy time shared by all stages of a run. Thread-safe (atomics).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace imgprep {
+
+enum class Stage { read, decode, transform, write, count };
+const char* stage_name(Stage stage);
+
+struct RunStats {
+  std::atomic<int64_t> busy_ns[static_cast<int>(Stage::count)] = {};
+  std::atomic<int64_t> done{0};
+  std::atomic<int64_t> failed{0};
+  int64_t total = 0;
+
+  void add(Stage stage, std::chrono::nanoseconds ns) {
+    busy_ns[static_cast<int>(stage)].fetch_add(ns.count(), std::memory_order_relaxed);
+  }
+  double busy_seconds(Stage stage) const {
+    return busy_ns[static_cast<int>(stage)].load() * 1e-9;
+  }
+};
+
+// Adds the time from construction to destruction to a stage.
+class StageTimer {
+ public:
+  StageTimer(RunStats& stats, Stage stage)
+      : stats_(stats), stage_(stage), start_(std::chrono::steady_clock::now()) {}
+  ~StageTimer() { stats_.add(stage_, std::chrono::steady_clock::now() - start_); }
+
+ private:
+  RunStats& stats_;
+  Stage stage_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace imgprep

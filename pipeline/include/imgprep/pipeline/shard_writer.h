@@ -1,0 +1,56 @@
+// Writes tensors row by row into numbered .npy shards (shard-00000.npy, ...) with matching int64
+// label shards, each renamed into place once complete. Called from one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "imgprep/pipeline/atomic_file.h"
+
+namespace imgprep {
+
+// The .npy (format 1.0) header for an array, padded with spaces so that its length is a
+// multiple of 64 and at least min_size bytes.
+std::string npy_header(const std::string& descr, const std::vector<int64_t>& shape,
+                       size_t min_size = 0);
+
+class ShardWriter {
+ public:
+  // descr: numpy dtype string ("<f4", "<f2", "|u1"); item_shape: one tensor's shape.
+  ShardWriter(std::filesystem::path dir, int shard_size, std::string descr,
+              std::vector<int64_t> item_shape, bool labels);
+  ~ShardWriter();
+
+  struct Location {
+    int shard = 0;
+    int row = 0;
+  };
+  Location append(const void* tensor, int64_t label);
+  void finish();  // completes the shard in progress
+  int shards_written() const { return shards_written_; }
+
+  static std::string shard_name(int index);
+  static std::string labels_name(int index);
+
+ private:
+  std::vector<int64_t> shape_for(int rows) const;
+  void close_shard();
+
+  std::filesystem::path dir_;
+  int shard_size_;
+  std::string descr_;
+  std::vector<int64_t> item_shape_;
+  size_t item_bytes_;
+  bool labels_;
+  size_t header_size_;
+
+  std::unique_ptr<AtomicFile> file_;
+  std::vector<int64_t> shard_labels_;
+  int rows_ = 0;
+  int shards_written_ = 0;
+};
+
+}  // namespace imgprep

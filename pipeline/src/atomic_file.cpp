@@ -1,0 +1,70 @@
+#include "imgprep/pipeline/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace imgprep {
+
+AtomicFile::AtomicFile(std::filesystem::path target)
+    : target_(std::move(target)), temp_(target_.string() + ".part") {
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail("cannot create");
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(temp_.c_str());
+  }
+}
+
+void AtomicFile::fail(const char* what) const {
+  throw OutputError(std::string(what) + " " + temp_.string() + ": " + std::strerror(errno));
+}
+
+void AtomicFile::write(const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::write(fd_, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("cannot write");
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+void AtomicFile::write_at(const void* data, size_t size, uint64_t offset) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::pwrite(fd_, p, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("cannot write");
+    p += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+}
+
+void AtomicFile::commit() {
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    ::unlink(temp_.c_str());
+    fail("cannot close");
+  }
+  fd_ = -1;
+  if (::rename(temp_.c_str(), target_.c_str()) != 0) {
+    ::unlink(temp_.c_str());
+    fail("cannot rename");
+  }
+}
+
+void AtomicFile::write_file(const std::filesystem::path& target, std::string_view content) {
+  AtomicFile file(target);
+  file.write(content.data(), content.size());
+  file.commit();
+}
+
+}  // namespace imgprep

@@ -1,0 +1,66 @@
+#include "imgprep/pipeline/image_processor.h"
+
+#include <opencv2/imgcodecs.hpp>
+
+namespace imgprep {
+
+ImageProcessor::ImageProcessor(const Options& options)
+    : options_(options), spec_(make_output_spec(options)) {
+  decode_.exif = options.exif;
+  decode_.shrink_on_load = options.shrink_on_load;
+  decode_.max_pixels = options.max_pixels;
+  decode_.resize = options.resize;
+  decode_.crop = options.crop;
+  if (options.format == OutputFormat::images) {
+    // Files hold 8-bit pixels in OpenCV's encoder order.
+    spec_.layout = Layout::nhwc;
+    spec_.dtype = DType::uint8;
+    spec_.bgr = true;
+  }
+}
+
+void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
+  if (!job.ok() || job.cancelled) return;
+  try {
+    {
+      StageTimer timer(stats, Stage::decode);
+      s.decoder.decode(job.encoded, decode_, s.image);
+    }
+    job.width = s.image.source_width;
+    job.height = s.image.source_height;
+    job.warning = s.image.warning;
+    StageTimer timer(stats, Stage::transform);
+    const Placement placement =
+        place(s.image.source_width, s.image.source_height, options_.resize, options_.crop);
+    const ResizePlan plan = make_resize_plan(s.image.width, s.image.height, s.image.extent_w,
+                                             s.image.extent_h, placement, options_.method);
+    OutputSpec spec = spec_;
+    spec.width = placement.out_w;
+    spec.height = placement.out_h;
+    job.output.resize(spec.bytes());
+    s.resampler.run(s.image, plan, spec, job.output.data());
+    if (options_.format == OutputFormat::images) encode_image(spec, job);
+  } catch (const DecodeError& e) {
+    job.width = s.image.source_width;
+    job.height = s.image.source_height;
+    job.error = e.what();
+  } catch (const std::bad_alloc&) {
+    job.error = "out of memory while decoding";
+  } catch (const std::exception& e) {
+    job.error = std::string("cannot process: ") + e.what();
+  }
+}
+
+void ImageProcessor::encode_image(const OutputSpec& spec, Job& job) const {
+  const cv::Mat pixels(spec.height, spec.width, CV_8UC3, job.output.data());
+  std::vector<int> params;
+  std::string ext = "." + options_.image_format;
+  if (options_.image_format == "jpg") params = {cv::IMWRITE_JPEG_QUALITY, options_.quality};
+  if (options_.image_format == "webp") params = {cv::IMWRITE_WEBP_QUALITY, options_.quality};
+  std::vector<uint8_t> encoded;
+  if (!cv::imencode(ext, pixels, encoded, params))
+    throw std::runtime_error("cannot encode " + options_.image_format);
+  job.output.swap(encoded);
+}
+
+}  // namespace imgprep

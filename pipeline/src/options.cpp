@@ -1,0 +1,228 @@
+#include "imgprep/pipeline/options.h"
+
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+namespace imgprep {
+namespace {
+
+int parse_positive(const std::string& text, const std::string& what) {
+  int v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v <= 0)
+    throw UsageError(what + ": expected a positive integer, got '" + text + "'");
+  return v;
+}
+
+std::pair<int, int> parse_wxh(const std::string& text, const std::string& what) {
+  const size_t x = text.find('x');
+  if (x == std::string::npos) throw UsageError(what + ": expected WxH, got '" + text + "'");
+  return {parse_positive(text.substr(0, x), what), parse_positive(text.substr(x + 1), what)};
+}
+
+}  // namespace
+
+int Options::resolved_threads() const {
+  return threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+}
+
+int Options::resolved_in_flight() const {
+  return in_flight > 0 ? in_flight : 2 * resolved_threads() + io_threads + 2;
+}
+
+void apply_preset(Options& o, const std::string& name) {
+  if (name == "imagenet") {
+    o.resize = {ResizeMode::shorter, 256, 0, 0};
+    o.crop = {true, 224, 224};
+    o.method = {Interp::linear, true};
+    o.mean = {0.485f, 0.456f, 0.406f};
+    o.std = {0.229f, 0.224f, 0.225f};
+  } else if (name == "clip") {
+    o.resize = {ResizeMode::shorter, 224, 0, 0};
+    o.crop = {true, 224, 224};
+    o.method = {Interp::cubic, true};
+    o.mean = {0.48145466f, 0.4578275f, 0.40821073f};
+    o.std = {0.26862954f, 0.26130258f, 0.27577711f};
+  } else if (name == "yolo") {
+    o.resize = {ResizeMode::letterbox, 0, 640, 640};
+    o.crop = {};
+    o.method = {Interp::linear, false};  // cv2.resize(INTER_LINEAR), as Ultralytics' LetterBox
+    o.pad_value = 114;
+    o.mean = {0.f, 0.f, 0.f};
+    o.std = {1.f, 1.f, 1.f};
+  } else {
+    throw UsageError("unknown preset '" + name + "' (expected imagenet, clip or yolo)");
+  }
+  o.bgr = false;
+  o.scale = {1.f / 255.f, 1.f / 255.f, 1.f / 255.f};
+  o.layout = Layout::nchw;
+  o.dtype = DType::float32;
+  o.preset = name;
+}
+
+ResizeSpec parse_resize(const std::string& text) {
+  ResizeSpec r;
+  if (text == "none") return r;
+  const size_t colon = text.find(':');
+  const std::string kind = colon == std::string::npos ? "" : text.substr(0, colon);
+  const std::string arg = colon == std::string::npos ? text : text.substr(colon + 1);
+  if (kind == "shorter" || kind == "longer") {
+    r.mode = kind == "shorter" ? ResizeMode::shorter : ResizeMode::longer;
+    r.size = parse_positive(arg, "--resize");
+  } else if (kind == "letterbox" || kind.empty()) {
+    r.mode = kind.empty() ? ResizeMode::stretch : ResizeMode::letterbox;
+    std::tie(r.width, r.height) = parse_wxh(arg, "--resize");
+  } else {
+    throw UsageError("--resize: expected shorter:S, longer:S, WxH or letterbox:WxH, got '" +
+                     text + "'");
+  }
+  return r;
+}
+
+CropSpec parse_crop(const std::string& text) {
+  if (text == "none") return {};
+  if (text.rfind("center:", 0) != 0)
+    throw UsageError("--crop: expected center:WxH or center:S, got '" + text + "'");
+  const std::string arg = text.substr(7);
+  if (arg.find('x') == std::string::npos) {
+    const int s = parse_positive(arg, "--crop");
+    return {true, s, s};
+  }
+  const auto [w, h] = parse_wxh(arg, "--crop");
+  return {true, w, h};
+}
+
+Interp parse_interp(const std::string& text) {
+  if (text == "nearest") return Interp::nearest;
+  if (text == "linear" || text == "bilinear") return Interp::linear;
+  if (text == "cubic" || text == "bicubic") return Interp::cubic;
+  if (text == "area" || text == "box") return Interp::area;
+  if (text == "lanczos") return Interp::lanczos;
+  throw UsageError("--interp: expected nearest, linear, cubic, area or lanczos, got '" + text +
+                   "'");
+}
+
+std::array<float, 3> parse_triplet(const std::string& text) {
+  std::vector<float> values;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    try {
+      size_t used = 0;
+      values.push_back(std::stof(part, &used));
+      if (used != part.size()) throw std::invalid_argument(part);
+    } catch (const std::exception&) {
+      throw UsageError("expected a number or three comma-separated numbers, got '" + text + "'");
+    }
+  }
+  if (values.size() == 1) return {values[0], values[0], values[0]};
+  if (values.size() != 3)
+    throw UsageError("expected a number or three comma-separated numbers, got '" + text + "'");
+  return {values[0], values[1], values[2]};
+}
+
+ShardSpec parse_shard(const std::string& text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos) throw UsageError("--shard: expected K/N, got '" + text + "'");
+  ShardSpec s;
+  const std::string k = text.substr(0, slash);
+  const auto [end, ec] = std::from_chars(k.data(), k.data() + k.size(), s.index);
+  if (ec != std::errc() || end != k.data() + k.size())
+    throw UsageError("--shard: expected K/N, got '" + text + "'");
+  s.count = parse_positive(text.substr(slash + 1), "--shard");
+  if (s.index < 0 || s.index >= s.count)
+    throw UsageError("--shard K/N needs 0 <= K < N, got '" + text + "'");
+  return s;
+}
+
+std::string to_string(const ResizeSpec& r) {
+  switch (r.mode) {
+    case ResizeMode::none: return "none";
+    case ResizeMode::shorter: return "shorter:" + std::to_string(r.size);
+    case ResizeMode::longer: return "longer:" + std::to_string(r.size);
+    case ResizeMode::stretch: return std::to_string(r.width) + "x" + std::to_string(r.height);
+    case ResizeMode::letterbox:
+      return "letterbox:" + std::to_string(r.width) + "x" + std::to_string(r.height);
+  }
+  return "none";
+}
+
+std::string to_string(const CropSpec& c) {
+  return c.center ? "center:" + std::to_string(c.width) + "x" + std::to_string(c.height) : "none";
+}
+
+const char* to_string(Interp interp) {
+  switch (interp) {
+    case Interp::nearest: return "nearest";
+    case Interp::linear: return "linear";
+    case Interp::cubic: return "cubic";
+    case Interp::area: return "area";
+    case Interp::lanczos: return "lanczos";
+  }
+  return "linear";
+}
+
+const char* to_string(Layout layout) { return layout == Layout::nchw ? "nchw" : "nhwc"; }
+
+const char* to_string(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return "float32";
+    case DType::float16: return "float16";
+    case DType::uint8: return "uint8";
+  }
+  return "float32";
+}
+
+void validate(const Options& o) {
+  if (o.format == OutputFormat::npy && !has_fixed_output_size(o.resize, o.crop))
+    throw UsageError(
+        "npy shards need one output size for every image: add --crop center:WxH, use "
+        "--resize WxH or letterbox:WxH, or a --preset");
+  if (o.io_threads < 1) throw UsageError("--io-threads must be at least 1");
+  if (o.threads < 0) throw UsageError("--threads must be at least 1");
+  if (o.shard_size < 1) throw UsageError("--shard-size must be at least 1");
+  if (o.pad_value < 0 || o.pad_value > 255) throw UsageError("--pad-value must be in 0..255");
+  if (o.quality < 1 || o.quality > 100) throw UsageError("--quality must be in 1..100");
+  if (o.image_format != "jpg" && o.image_format != "png" && o.image_format != "webp")
+    throw UsageError("--image-format: expected jpg, png or webp");
+  for (float s : o.std)
+    if (s == 0.f) throw UsageError("--std must not be zero");
+  if (o.max_pixels == 0) throw UsageError("--max-pixels must be positive");
+}
+
+nlohmann::json to_json(const Options& o) {
+  return {
+      {"input", o.input.string()},
+      {"output", o.output.string()},
+      {"io_threads", o.io_threads},
+      {"threads", o.resolved_threads()},
+      {"in_flight", o.resolved_in_flight()},
+      {"exif", o.exif},
+      {"shrink_on_load", o.shrink_on_load},
+      {"max_pixels", o.max_pixels},
+      {"resize", to_string(o.resize)},
+      {"crop", to_string(o.crop)},
+      {"interp", to_string(o.method.interp)},
+      {"antialias", o.method.antialias},
+      {"pad_value", o.pad_value},
+      {"channels", o.bgr ? "bgr" : "rgb"},
+      {"scale", o.scale},
+      {"mean", o.mean},
+      {"std", o.std},
+      {"layout", to_string(o.layout)},
+      {"dtype", to_string(o.dtype)},
+      {"format", o.format == OutputFormat::npy ? "npy" : "images"},
+      {"shard_size", o.shard_size},
+      {"image_format", o.image_format},
+      {"quality", o.quality},
+      {"shard", std::to_string(o.shard.index) + "/" + std::to_string(o.shard.count)},
+      {"max_errors", o.max_errors},
+      {"preset", o.preset},
+  };
+}
+
+}  // namespace imgprep

@@ -1,0 +1,95 @@
+#include "imgprep/pipeline/shard_writer.h"
+
+#include <cstdio>
+
+namespace imgprep {
+
+std::string npy_header(const std::string& descr, const std::vector<int64_t>& shape,
+                       size_t min_size) {
+  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    dict += std::to_string(shape[i]);
+    if (i + 1 < shape.size() || shape.size() == 1) dict += ", ";
+  }
+  dict += "), }";
+  size_t total = 10 + dict.size() + 1;  // magic, version, length, dict, '\n'
+  total = std::max(total, min_size);
+  total = (total + 63) / 64 * 64;
+  dict.append(total - 10 - dict.size() - 1, ' ');
+  dict += '\n';
+  const auto len = static_cast<uint16_t>(dict.size());
+  std::string header = "\x93NUMPY";
+  header += '\x01';
+  header += '\x00';
+  header += static_cast<char>(len & 0xff);
+  header += static_cast<char>(len >> 8);
+  return header + dict;
+}
+
+ShardWriter::ShardWriter(std::filesystem::path dir, int shard_size, std::string descr,
+                         std::vector<int64_t> item_shape, bool labels)
+    : dir_(std::move(dir)),
+      shard_size_(shard_size),
+      descr_(std::move(descr)),
+      item_shape_(std::move(item_shape)),
+      labels_(labels) {
+  item_bytes_ = std::stoul(descr_.substr(2));
+  for (int64_t d : item_shape_) item_bytes_ *= static_cast<size_t>(d);
+  // Sized for a full shard, so the final header always fits in the space reserved up front.
+  header_size_ = npy_header(descr_, shape_for(shard_size_)).size();
+}
+
+ShardWriter::~ShardWriter() = default;
+
+std::string ShardWriter::shard_name(int index) {
+  char name[32];
+  std::snprintf(name, sizeof name, "shard-%05d.npy", index);
+  return name;
+}
+
+std::string ShardWriter::labels_name(int index) {
+  char name[32];
+  std::snprintf(name, sizeof name, "labels-%05d.npy", index);
+  return name;
+}
+
+std::vector<int64_t> ShardWriter::shape_for(int rows) const {
+  std::vector<int64_t> shape{rows};
+  shape.insert(shape.end(), item_shape_.begin(), item_shape_.end());
+  return shape;
+}
+
+ShardWriter::Location ShardWriter::append(const void* tensor, int64_t label) {
+  if (!file_) {
+    file_ = std::make_unique<AtomicFile>(dir_ / shard_name(shards_written_));
+    const std::string placeholder(header_size_, ' ');
+    file_->write(placeholder.data(), placeholder.size());
+  }
+  file_->write(tensor, item_bytes_);
+  shard_labels_.push_back(label);
+  const Location at{shards_written_, rows_++};
+  if (rows_ == shard_size_) close_shard();
+  return at;
+}
+
+void ShardWriter::close_shard() {
+  const std::string header = npy_header(descr_, shape_for(rows_), header_size_);
+  file_->write_at(header.data(), header.size(), 0);
+  file_->commit();
+  file_.reset();
+  if (labels_) {
+    std::string bytes = npy_header("<i8", {rows_});
+    bytes.append(reinterpret_cast<const char*>(shard_labels_.data()),
+                 shard_labels_.size() * sizeof(int64_t));
+    AtomicFile::write_file(dir_ / labels_name(shards_written_), bytes);
+  }
+  shard_labels_.clear();
+  rows_ = 0;
+  ++shards_written_;
+}
+
+void ShardWriter::finish() {
+  if (file_) close_shard();
+}
+
+}  // namespace imgprep
