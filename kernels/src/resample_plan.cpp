@@ -213,6 +213,11 @@ int AxisPlan::last_source() const {
   return hi;
 }
 
+void AxisPlan::rebase(int origin) {
+  for (int& s : start)
+    if (s >= 0) s -= origin;
+}
+
 ResizePlan make_resize_plan(int src_w, int src_h, double extent_w, double extent_h,
                             const Placement& placement, const ResampleMethod& method) {
   // OpenCV picks its INTER_AREA algorithm from both axes together.

@@ -1,11 +1,9 @@
 #include "imgprep/pipeline/decoder.h"
 
 #include <libexif/exif-data.h>
-#include <turbojpeg.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -13,42 +11,15 @@
 
 #include "imgprep/pipeline/image_header.h"
 #include "imgprep/pipeline/png_decoder.h"
+#include "jpeg_reader.h"
 
 namespace imgprep {
-namespace {
 
-// What the JPEG's marker segments before the scan say that TurboJPEG does not report.
-struct JpegMarkers {
-  std::span<const uint8_t> exif;  // APP1 payload starting with "Exif\0\0"
-  bool adobe = false;             // APP14 "Adobe": CMYK is stored inverted
+struct Decoder::Jpeg {
+  JpegReader reader;
 };
 
-JpegMarkers scan_jpeg_markers(std::span<const uint8_t> d) {
-  JpegMarkers m;
-  size_t pos = 2;
-  while (pos + 4 <= d.size()) {
-    if (d[pos] != 0xFF) break;
-    const uint8_t marker = d[pos + 1];
-    if (marker == 0xFF) {
-      ++pos;
-      continue;
-    }
-    if (marker == 0xDA || marker == 0xD9) break;  // start of scan, end of image
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) {
-      pos += 2;
-      continue;
-    }
-    const size_t len = size_t(d[pos + 2]) << 8 | d[pos + 3];
-    if (len < 2 || pos + 2 + len > d.size()) break;
-    const std::span<const uint8_t> payload = d.subspan(pos + 4, len - 2);
-    if (marker == 0xE1 && payload.size() >= 6 && std::memcmp(payload.data(), "Exif\0\0", 6) == 0)
-      m.exif = payload;
-    if (marker == 0xEE && payload.size() >= 5 && std::memcmp(payload.data(), "Adobe", 5) == 0)
-      m.adobe = true;
-    pos += 2 + len;
-  }
-  return m;
-}
+namespace {
 
 int exif_orientation(std::span<const uint8_t> exif) {
   if (exif.empty()) return 1;
@@ -86,27 +57,42 @@ void apply_orientation(int orientation, DecodedImage& img, std::vector<uint8_t>&
   img.pixels.swap(spare);
   img.width = out_w;
   img.height = out_h;
-  if (swap) std::swap(img.extent_w, img.extent_h);
 }
 
-// Pillow's CMYK -> RGB: (255 - C)(255 - K) / 255 with its rounding.
+// Pillow's CMYK -> RGB: (255 - C)(255 - K) / 255 with its rounding, from inverted samples.
 uint8_t cmyk_channel(int inverted_c, int inverted_k) {
   const int c = 255 - inverted_c, nk = inverted_k;
   const int t = c * nk + 128;
   return static_cast<uint8_t>(std::clamp(nk - (((t >> 8) + t) >> 8), 0, 255));
 }
 
+void cmyk_to_rgbx(const uint8_t* cmyk, size_t pixels, bool adobe, uint8_t* rgbx) {
+  const int inv = adobe ? 0 : 255;  // Adobe's marker means the samples are stored inverted
+  for (size_t i = 0; i < pixels; ++i) {
+    const uint8_t* s = cmyk + i * 4;
+    uint8_t* o = rgbx + i * 4;
+    const int k = s[3] ^ inv;
+    o[0] = cmyk_channel(s[0] ^ inv, k);
+    o[1] = cmyk_channel(s[1] ^ inv, k);
+    o[2] = cmyk_channel(s[2] ^ inv, k);
+    o[3] = 255;
+  }
+}
+
 void check_pixels(int64_t w, int64_t h, uint64_t max_pixels) {
-  if (w <= 0 || h <= 0) throw DecodeError("invalid image size " + std::to_string(w) + "x" +
-                                          std::to_string(h));
+  if (w <= 0 || h <= 0)
+    throw DecodeError("invalid image size " + std::to_string(w) + "x" + std::to_string(h));
   if (static_cast<uint64_t>(w) * static_cast<uint64_t>(h) > max_pixels)
     throw DecodeError("image is " + std::to_string(w) + "x" + std::to_string(h) + " = " +
                       std::to_string(w * h) + " pixels, over --max-pixels " +
                       std::to_string(max_pixels));
 }
 
-bool is_truncation(const char* message) {
-  return std::strstr(message, "Premature end of JPEG file") != nullptr;
+void set_whole(DecodedImage& out, const ImageInfo& info) {
+  out.origin_x = out.origin_y = 0;
+  out.extent_w = info.extent_w;
+  out.extent_h = info.extent_h;
+  out.shrink = info.shrink;
 }
 
 }  // namespace
@@ -117,11 +103,8 @@ void configure_codecs(uint64_t max_pixels) {
   cv::setNumThreads(1);
 }
 
-Decoder::Decoder() : tj_(tjInitDecompress()) {
-  if (!tj_) throw std::runtime_error("cannot initialise TurboJPEG");
-}
-
-Decoder::~Decoder() { tjDestroy(tj_); }
+Decoder::Decoder() : jpeg_(std::make_unique<Jpeg>()) {}
+Decoder::~Decoder() = default;
 
 int Decoder::shrink_factor(int width, int height, const DecodeOptions& options) {
   if (!options.shrink_on_load || options.resize.mode == ResizeMode::none) return 1;
@@ -133,97 +116,126 @@ int Decoder::shrink_factor(int width, int height, const DecodeOptions& options) 
   return 1;
 }
 
-void Decoder::decode(std::span<const uint8_t> bytes, const DecodeOptions& options,
-                     DecodedImage& out) {
-  out.warning.clear();
-  out.source_width = out.source_height = 0;
-  out.shrink = 1;
-  const ImageFormat format = sniff_format(bytes.first(std::min(bytes.size(), kSniffBytes)));
+ImageInfo Decoder::open(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+  bytes_ = bytes;
+  info_ = ImageInfo{};
+  orientation_ = 1;
   if (bytes.empty()) throw DecodeError("empty file");
-  switch (format) {
+  info_.format = sniff_format(bytes.first(std::min(bytes.size(), kSniffBytes)));
+  switch (info_.format) {
     case ImageFormat::unknown: throw DecodeError("not a recognised image format");
     case ImageFormat::gif: throw DecodeError("GIF is not supported");
-    case ImageFormat::jpeg: return decode_jpeg(bytes, options, out);
+    case ImageFormat::jpeg:
+      open_jpeg(options);
+      return info_;
     default: break;
   }
-  const std::optional<ImageSize> size = read_image_size(format, bytes);
-  if (!size) throw DecodeError(std::string("truncated or malformed ") + format_name(format) +
-                               " header");
-  out.source_width = static_cast<int>(std::min<int64_t>(size->width, INT32_MAX));
-  out.source_height = static_cast<int>(std::min<int64_t>(size->height, INT32_MAX));
+  const std::optional<ImageSize> size = read_image_size(info_.format, bytes);
+  if (!size)
+    throw DecodeError(std::string("truncated or malformed ") + format_name(info_.format) +
+                      " header");
+  info_.width = static_cast<int>(std::min<int64_t>(size->width, INT32_MAX));
+  info_.height = static_cast<int>(std::min<int64_t>(size->height, INT32_MAX));
   check_pixels(size->width, size->height, options.max_pixels);
-  if (format != ImageFormat::png) return decode_other(bytes, format, out);
-  const PngResult png = decode_png(bytes, out.pixels, png_rows_);
+  info_.decoded_width = info_.width;
+  info_.decoded_height = info_.height;
+  info_.extent_w = info_.width;
+  info_.extent_h = info_.height;
+  return info_;
+}
+
+void Decoder::open_jpeg(const DecodeOptions& options) {
+  JpegReader& r = jpeg_->reader;
+  if (!r.read_header(bytes_)) throw DecodeError("invalid JPEG: " + r.message());
+  orientation_ = options.exif ? exif_orientation(r.exif()) : 1;
+  const bool swap = orientation_ >= 5;
+  info_.width = swap ? r.height() : r.width();
+  info_.height = swap ? r.width() : r.height();
+  check_pixels(r.width(), r.height(), options.max_pixels);
+  info_.shrink = shrink_factor(info_.width, info_.height, options);
+  int w = 0, h = 0;
+  if (!r.prepare(info_.shrink, w, h)) throw DecodeError("invalid JPEG: " + r.message());
+  info_.decoded_width = swap ? h : w;
+  info_.decoded_height = swap ? w : h;
+  info_.extent_w = static_cast<double>(info_.width) / info_.shrink;
+  info_.extent_h = static_cast<double>(info_.height) / info_.shrink;
+}
+
+void Decoder::decode(DecodedImage& out, std::optional<Region> region) {
+  out.warning.clear();
+  out.source_width = info_.width;
+  out.source_height = info_.height;
+  set_whole(out, info_);
+  switch (info_.format) {
+    case ImageFormat::jpeg: return decode_jpeg(out, region);
+    case ImageFormat::png: return decode_png(out);
+    default: return decode_other(out);
+  }
+}
+
+void Decoder::decode(std::span<const uint8_t> bytes, const DecodeOptions& options,
+                     DecodedImage& out) {
+  out.source_width = out.source_height = 0;
+  open(bytes, options);
+  decode(out);
+}
+
+void Decoder::decode_jpeg(DecodedImage& out, const std::optional<Region>& region) {
+  JpegReader& r = jpeg_->reader;
+  // Regions are read straight from the stored orientation, so only for upright images.
+  Region want{0, 0, info_.decoded_width, info_.decoded_height};
+  if (region && orientation_ == 1) {
+    // One more iMCU right and below: at a cropped edge libjpeg's chroma upsampling replicates
+    // the edge instead of reading the neighbours, so the last columns would differ.
+    constexpr int kMargin = 16;
+    want = *region;
+    want.width = std::min(want.width + kMargin, info_.decoded_width - want.x);
+    want.height = std::min(want.height + kMargin, info_.decoded_height - want.y);
+  }
+  if (orientation_ >= 5) std::swap(want.width, want.height);
+  const size_t row_bytes = static_cast<size_t>(orientation_ >= 5 ? info_.decoded_height
+                                                                  : info_.decoded_width) * 4;
+  const size_t bytes = row_bytes * want.height;
+  const bool cmyk = r.cmyk();
+  uint8_t* target = cmyk ? (spare_.resize(bytes), spare_.data())
+                         : (out.pixels.resize(bytes), out.pixels.data());
+  int x = want.x, w = want.width;
+  if (!r.read(x, w, want.y, want.y + want.height, target))
+    throw DecodeError("JPEG: " + r.message());
+  if (r.truncated()) throw DecodeError("truncated JPEG: " + r.warnings());
+  out.warning = r.warnings();
+  out.width = w;
+  out.height = want.height;
+  out.origin_x = x;
+  out.origin_y = want.y;
+  const size_t pixels = static_cast<size_t>(out.width) * out.height;
+  if (cmyk) {
+    out.pixels.resize(pixels * 4);
+    cmyk_to_rgbx(spare_.data(), pixels, r.adobe(), out.pixels.data());
+  }
+  apply_orientation(orientation_, out, spare_);
+}
+
+void Decoder::decode_png(DecodedImage& out) {
+  const PngResult png = imgprep::decode_png(bytes_, out.pixels, rows_);
   if (!png.error.empty()) throw DecodeError("PNG: " + png.error);
   out.width = png.width;
   out.height = png.height;
-  out.extent_w = out.width;
-  out.extent_h = out.height;
   out.warning = png.warning;
 }
 
-void Decoder::decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options,
-                          DecodedImage& out) {
-  auto* data = const_cast<unsigned char*>(bytes.data());
-  const auto size = static_cast<unsigned long>(bytes.size());
-  int w = 0, h = 0, subsamp = 0, colorspace = 0;
-  if (tjDecompressHeader3(tj_, data, size, &w, &h, &subsamp, &colorspace) != 0)
-    throw DecodeError(std::string("invalid JPEG: ") + tjGetErrorStr2(tj_));
-  const JpegMarkers markers = scan_jpeg_markers(bytes);
-  const int orientation = options.exif ? exif_orientation(markers.exif) : 1;
-  const bool swap = orientation >= 5;
-  out.source_width = swap ? h : w;
-  out.source_height = swap ? w : h;
-  check_pixels(w, h, options.max_pixels);
-
-  const int d = shrink_factor(out.source_width, out.source_height, options);
-  const tjscalingfactor factor{1, d};
-  out.shrink = d;
-  out.width = TJSCALED(w, factor);
-  out.height = TJSCALED(h, factor);
-  out.extent_w = static_cast<double>(w) / d;
-  out.extent_h = static_cast<double>(h) / d;
-  const size_t pixels = static_cast<size_t>(out.width) * out.height;
-  out.pixels.resize(pixels * 4);
-
-  const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
-  unsigned char* target = cmyk ? (spare_.resize(pixels * 4), spare_.data()) : out.pixels.data();
-  const int rc = tjDecompress2(tj_, data, size, target, out.width, 0, out.height,
-                               cmyk ? TJPF_CMYK : TJPF_RGBX, 0);
-  if (rc != 0) {
-    const char* message = tjGetErrorStr2(tj_);
-    if (tjGetErrorCode(tj_) == TJERR_FATAL) throw DecodeError(std::string("JPEG: ") + message);
-    if (is_truncation(message)) throw DecodeError(std::string("truncated JPEG: ") + message);
-    out.warning = message;
-  }
-  if (cmyk) {
-    for (size_t i = 0; i < pixels; ++i) {
-      const uint8_t* s = &spare_[i * 4];
-      uint8_t* o = &out.pixels[i * 4];
-      const int inv = markers.adobe ? 0 : 255;  // without Adobe's marker CMYK is stored as is
-      const int k = s[3] ^ inv;
-      o[0] = cmyk_channel(s[0] ^ inv, k);
-      o[1] = cmyk_channel(s[1] ^ inv, k);
-      o[2] = cmyk_channel(s[2] ^ inv, k);
-      o[3] = 255;
-    }
-  }
-  apply_orientation(orientation, out, spare_);
-}
-
-void Decoder::decode_other(std::span<const uint8_t> bytes, ImageFormat format,
-                           DecodedImage& out) {
+void Decoder::decode_other(DecodedImage& out) {
+  const char* name = format_name(info_.format);
   cv::Mat decoded;
   try {
-    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U,
-                         const_cast<uint8_t*>(bytes.data()));
+    const cv::Mat buffer(1, static_cast<int>(bytes_.size()), CV_8U,
+                         const_cast<uint8_t*>(bytes_.data()));
     decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
   } catch (const cv::Exception& e) {
-    throw DecodeError(std::string("cannot decode ") + format_name(format) + ": " + e.err);
+    throw DecodeError(std::string("cannot decode ") + name + ": " + e.err);
   }
   if (decoded.empty())
-    throw DecodeError(std::string("cannot decode ") + format_name(format) +
-                      " data (truncated or corrupt)");
+    throw DecodeError(std::string("cannot decode ") + name + " data (truncated or corrupt)");
   if (decoded.depth() == CV_16U) {
     // 16-bit samples keep their high byte, as OpenCV's and Pillow's 8-bit conversions do.
     cv::Mat narrow(decoded.size(), CV_MAKETYPE(CV_8U, decoded.channels()));
@@ -233,12 +245,10 @@ void Decoder::decode_other(std::span<const uint8_t> bytes, ImageFormat format,
     for (size_t i = 0; i < n; ++i) o[i] = static_cast<uint8_t>(s[i] >> 8);
     decoded = narrow;
   } else if (decoded.depth() != CV_8U) {
-    throw DecodeError(std::string("unsupported ") + format_name(format) + " sample type");
+    throw DecodeError(std::string("unsupported ") + name + " sample type");
   }
   out.width = decoded.cols;
   out.height = decoded.rows;
-  out.extent_w = out.width;
-  out.extent_h = out.height;
   out.pixels.resize(static_cast<size_t>(out.width) * out.height * 4);
   cv::Mat rgbx(out.height, out.width, CV_8UC4, out.pixels.data());
   switch (decoded.channels()) {

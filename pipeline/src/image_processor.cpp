@@ -22,18 +22,26 @@ ImageProcessor::ImageProcessor(const Options& options)
 void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
   if (!job.ok() || job.cancelled) return;
   try {
+    ResizePlan plan;
+    Placement placement;
     {
       StageTimer timer(stats, Stage::decode);
-      s.decoder.decode(job.encoded, decode_, s.image);
+      const ImageInfo info = s.decoder.open(job.encoded, decode_);
+      job.width = info.width;
+      job.height = info.height;
+      placement = place(info.width, info.height, options_.resize, options_.crop);
+      plan = make_resize_plan(info.decoded_width, info.decoded_height, info.extent_w,
+                              info.extent_h, placement, options_.method);
+      // Only the pixels the plan reads are decoded (JPEG: whole iMCU columns, skipped rows).
+      const Region needed{plan.x.first_source(), plan.y.first_source(),
+                          plan.x.last_source() - plan.x.first_source(),
+                          plan.y.last_source() - plan.y.first_source()};
+      s.decoder.decode(s.image, needed);
+      job.warning = s.image.warning;
     }
-    job.width = s.image.source_width;
-    job.height = s.image.source_height;
-    job.warning = s.image.warning;
     StageTimer timer(stats, Stage::transform);
-    const Placement placement =
-        place(s.image.source_width, s.image.source_height, options_.resize, options_.crop);
-    const ResizePlan plan = make_resize_plan(s.image.width, s.image.height, s.image.extent_w,
-                                             s.image.extent_h, placement, options_.method);
+    plan.x.rebase(s.image.origin_x);
+    plan.y.rebase(s.image.origin_y);
     OutputSpec spec = spec_;
     spec.width = placement.out_w;
     spec.height = placement.out_h;
@@ -41,8 +49,6 @@ void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
     s.resampler.run(s.image, plan, spec, job.output.data());
     if (options_.format == OutputFormat::images) encode_image(spec, job);
   } catch (const DecodeError& e) {
-    job.width = s.image.source_width;
-    job.height = s.image.source_height;
     job.error = e.what();
   } catch (const std::bad_alloc&) {
     job.error = "out of memory while decoding";

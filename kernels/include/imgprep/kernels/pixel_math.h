@@ -8,24 +8,29 @@
 
 namespace imgprep {
 
-// Sum of weights[k] * pixel(k) for k in [0, taps), accumulated left to right from zero.
-// P is a scalar or a 4-lane pixel type supporting P + P and float * P.
-template <class P, class Pixel>
-IMGPREP_HD inline P weighted_sum(Pixel pixel, const float* weights, int taps) {
+// Sum of weights[k] * pixel(k) for k in [0, taps), accumulated left to right.
+// P is a scalar or a 4-lane pixel type supporting P + P and W * P (W: the weights' type, a
+// float or the same weight in every lane).
+template <class P, class Pixel, class W>
+IMGPREP_HD inline P weighted_sum(Pixel pixel, const W* weights, int taps) {
   P acc = weights[0] * pixel(0);
   for (int k = 1; k < taps; ++k) acc = acc + weights[k] * pixel(k);
   return acc;
 }
 
+IMGPREP_HD inline float clamp(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+IMGPREP_HD inline float truncate(float v) { return static_cast<float>(static_cast<int>(v)); }
+
 // Rounds half up and clamps to [0, 255], as Pillow and OpenCV do when they store 8-bit results.
-IMGPREP_HD inline float quantize_u8(float v) {
-  v = v + 0.5f;
-  v = v < 0.f ? 0.f : (v > 255.f ? 255.f : v);
-  return static_cast<float>(static_cast<int>(v));
+// T is float or a lane-wise type with its own clamp/truncate overloads (found by ADL).
+template <class T>
+IMGPREP_HD inline T quantize_u8(T v) {
+  return truncate(clamp(v + 0.5f, 0.f, 255.f));
 }
 
+// out = (v * scale - mean) / std, per output channel.
 struct Normalization {
-  float scale[3];  // per output channel
+  float scale[3];
   float mean[3];
   float std[3];
 };

@@ -33,6 +33,8 @@ struct AxisPlan {
   // Range of source indices any output position reads: [first_source, last_source).
   int first_source() const;
   int last_source() const;
+  // Re-expresses the source indices relative to `origin` (for a decoded region).
+  void rebase(int origin);
 };
 
 struct ResizePlan {

@@ -1,9 +1,12 @@
 // Decodes encoded image bytes into 8-bit RGBX pixels (4 bytes a pixel, X unspecified).
-// JPEG goes through TurboJPEG, with EXIF orientation and shrink-on-load at 1/2, 1/4, 1/8;
-// PNG through libpng; BMP, WebP and TIFF through OpenCV. A Decoder is used by one thread at a time.
+// JPEG goes through libjpeg-turbo, with EXIF orientation, shrink-on-load at 1/2, 1/4, 1/8 and
+// decoding of only the region a crop keeps; PNG through libpng; BMP, WebP, TIFF through OpenCV.
+// A Decoder is used by one thread at a time.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -22,15 +25,30 @@ struct DecodeOptions {
   CropSpec crop;
 };
 
+// What the header says, upright (after EXIF orientation).
+struct ImageInfo {
+  ImageFormat format = ImageFormat::unknown;
+  int width = 0, height = 0;                  // the original image
+  int shrink = 1;                             // 1, 2, 4 or 8
+  int decoded_width = 0, decoded_height = 0;  // the decoded image: ceil(size / shrink)
+  double extent_w = 0, extent_h = 0;          // the original's extent in decoded pixels
+};
+
+// A rectangle of the decoded image, upright.
+struct Region {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+
 struct DecodedImage {
   std::vector<uint8_t> pixels;  // RGBX, rows of width * 4 bytes
   int width = 0, height = 0;
-  // The original image's size, upright (after EXIF orientation); 0 when unknown.
+  // Where pixels' (0, 0) lies in the whole decoded image (non-zero for a region decode).
+  int origin_x = 0, origin_y = 0;
+  // The original image's size, upright; 0 when unknown.
   int source_width = 0, source_height = 0;
-  // The original image's extent in decoded pixels (source / shrink factor).
-  double extent_w = 0, extent_h = 0;
-  int shrink = 1;        // 1, 2, 4 or 8
-  std::string warning;   // decoder warnings for an image that decoded
+  double extent_w = 0, extent_h = 0;  // as ImageInfo
+  int shrink = 1;
+  std::string warning;  // decoder warnings for an image that decoded
 };
 
 // The image cannot be used; what() is the reason for the manifest.
@@ -49,8 +67,14 @@ class Decoder {
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
 
-  // Fills out (reusing its buffers) or throws DecodeError. out.source_width/height are set as
-  // soon as the header is read, so they are known for some failed images too.
+  // Reads the header of bytes (which must outlive the decode call) and refuses images over
+  // max_pixels before anything is allocated. Throws DecodeError.
+  ImageInfo open(std::span<const uint8_t> bytes, const DecodeOptions& options);
+  // Decodes the opened image into out (reusing its buffers): at least `region`, or all of it.
+  // Throws DecodeError.
+  void decode(DecodedImage& out, std::optional<Region> region = std::nullopt);
+  // open() and decode() of the whole image; out.source_width/height are set as soon as the
+  // header is read, so they are known for some failed images too.
   void decode(std::span<const uint8_t> bytes, const DecodeOptions& options, DecodedImage& out);
 
   // The largest power-of-two reduction (1, 2, 4, 8) at which a width x height image still covers
@@ -58,13 +82,18 @@ class Decoder {
   static int shrink_factor(int width, int height, const DecodeOptions& options);
 
  private:
-  void decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options,
-                   DecodedImage& out);
-  void decode_other(std::span<const uint8_t> bytes, ImageFormat format, DecodedImage& out);
+  struct Jpeg;
+  void open_jpeg(const DecodeOptions& options);
+  void decode_jpeg(DecodedImage& out, const std::optional<Region>& region);
+  void decode_png(DecodedImage& out);
+  void decode_other(DecodedImage& out);
 
-  void* tj_ = nullptr;          // tjhandle
+  std::unique_ptr<Jpeg> jpeg_;
+  std::span<const uint8_t> bytes_;
+  ImageInfo info_;
+  int orientation_ = 1;
   std::vector<uint8_t> spare_;  // scratch for CMYK and orientation
-  std::vector<uint8_t*> png_rows_;
+  std::vector<uint8_t*> rows_;
 };
 
 }  // namespace imgprep

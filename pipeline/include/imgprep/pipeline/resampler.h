@@ -1,7 +1,8 @@
 // The CPU executor of a ResizePlan: resamples an RGBX image and writes the normalised tensor.
-// One Resampler per thread (it keeps a scratch buffer between calls).
+// One Resampler per thread (it keeps scratch buffers between calls).
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "imgprep/kernels/resample_plan.h"
@@ -15,8 +16,19 @@ class Resampler {
   // dst receives spec.bytes() bytes; spec.width/height must equal the plan's output size.
   void run(const DecodedImage& src, const ResizePlan& plan, const OutputSpec& spec, void* dst);
 
+  // Scratch, reused between calls.
+  struct Buffers {
+    std::vector<float> rows;       // horizontally resampled rows, RGBX floats
+    std::vector<float> weights_x;  // plan.x weights, each repeated in four lanes
+    std::vector<float> weights_y;  // one row's plan.y weights, likewise
+    // Output bytes of each 8-bit value per channel (normalisation and dtype conversion done
+    // once per spec): [3][256] elements of the output dtype.
+    std::vector<uint8_t> values;
+    OutputSpec values_for{};
+  };
+
  private:
-  std::vector<float> rows_;  // horizontally resampled rows, RGBX floats
+  Buffers buffers_;
 };
 
 }  // namespace imgprep

@@ -1,0 +1,142 @@
+#include "jpeg_reader.h"
+
+#include <algorithm>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+
+// jpeglib.h needs size_t and FILE declared first.
+#include <jerror.h>
+#include <jpeglib.h>
+
+namespace imgprep {
+
+struct JpegReader::State {
+  jpeg_decompress_struct cinfo{};
+  jpeg_error_mgr err{};
+  std::jmp_buf jump{};
+  std::string message;
+  std::string warnings;
+  bool truncated = false;
+};
+
+namespace {
+
+JpegReader::State& state_of(j_common_ptr cinfo) {
+  return *static_cast<JpegReader::State*>(cinfo->client_data);
+}
+
+std::string format_message(j_common_ptr cinfo) {
+  char text[JMSG_LENGTH_MAX];
+  (*cinfo->err->format_message)(cinfo, text);
+  return text;
+}
+
+void on_error(j_common_ptr cinfo) {
+  JpegReader::State& s = state_of(cinfo);
+  s.message = format_message(cinfo);
+  std::longjmp(s.jump, 1);
+}
+
+void on_message(j_common_ptr cinfo, int level) {
+  if (level >= 0) return;  // trace messages
+  JpegReader::State& s = state_of(cinfo);
+  if (cinfo->err->msg_code == JWRN_JPEG_EOF) s.truncated = true;
+  if (s.warnings.size() < 512) {
+    if (!s.warnings.empty()) s.warnings += "; ";
+    s.warnings += format_message(cinfo);
+  }
+}
+
+void no_output(j_common_ptr) {}
+
+}  // namespace
+
+JpegReader::JpegReader() : s_(std::make_unique<State>()) {
+  s_->cinfo.err = jpeg_std_error(&s_->err);
+  s_->err.error_exit = on_error;
+  s_->err.emit_message = on_message;
+  s_->err.output_message = no_output;
+  s_->cinfo.client_data = s_.get();
+  jpeg_create_decompress(&s_->cinfo);
+  jpeg_save_markers(&s_->cinfo, JPEG_APP0 + 1, 0xffff);
+  jpeg_save_markers(&s_->cinfo, JPEG_APP0 + 14, 16);
+}
+
+JpegReader::~JpegReader() { jpeg_destroy_decompress(&s_->cinfo); }
+
+// The functions below that call libjpeg hold no objects with destructors between setjmp and the
+// calls that may longjmp back.
+bool JpegReader::read_header(std::span<const uint8_t> data) {
+  State& s = *s_;
+  s.warnings.clear();
+  s.message.clear();
+  s.truncated = false;
+  if (setjmp(s.jump)) {
+    jpeg_abort_decompress(&s.cinfo);
+    return false;
+  }
+  jpeg_mem_src(&s.cinfo, data.data(), static_cast<unsigned long>(data.size()));
+  jpeg_read_header(&s.cinfo, TRUE);
+  return true;
+}
+
+int JpegReader::width() const { return static_cast<int>(s_->cinfo.image_width); }
+int JpegReader::height() const { return static_cast<int>(s_->cinfo.image_height); }
+bool JpegReader::cmyk() const {
+  return s_->cinfo.jpeg_color_space == JCS_CMYK || s_->cinfo.jpeg_color_space == JCS_YCCK;
+}
+bool JpegReader::adobe() const { return s_->cinfo.saw_Adobe_marker; }
+
+std::span<const uint8_t> JpegReader::exif() const {
+  for (jpeg_saved_marker_ptr m = s_->cinfo.marker_list; m; m = m->next)
+    if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 &&
+        std::memcmp(m->data, "Exif\0\0", 6) == 0)
+      return {m->data, m->data_length};
+  return {};
+}
+
+bool JpegReader::prepare(int denom, int& out_width, int& out_height) {
+  State& s = *s_;
+  if (setjmp(s.jump)) {
+    jpeg_abort_decompress(&s.cinfo);
+    return false;
+  }
+  s.cinfo.scale_num = 1;
+  s.cinfo.scale_denom = static_cast<unsigned>(denom);
+  s.cinfo.out_color_space = cmyk() ? JCS_CMYK : JCS_EXT_RGBX;
+  jpeg_calc_output_dimensions(&s.cinfo);
+  out_width = static_cast<int>(s.cinfo.output_width);
+  out_height = static_cast<int>(s.cinfo.output_height);
+  return true;
+}
+
+bool JpegReader::read(int& x, int& w, int y0, int y1, uint8_t* dst) {
+  State& s = *s_;
+  if (setjmp(s.jump)) {
+    jpeg_abort_decompress(&s.cinfo);
+    return false;
+  }
+  jpeg_start_decompress(&s.cinfo);
+  JDIMENSION xoff = static_cast<JDIMENSION>(x), cw = static_cast<JDIMENSION>(w);
+  if (cw < s.cinfo.output_width) jpeg_crop_scanline(&s.cinfo, &xoff, &cw);
+  if (y0 > 0) jpeg_skip_scanlines(&s.cinfo, static_cast<JDIMENSION>(y0));
+  const size_t stride = static_cast<size_t>(cw) * 4;
+  JSAMPROW rows[16];
+  while (s.cinfo.output_scanline < static_cast<JDIMENSION>(y1)) {
+    const JDIMENSION next = s.cinfo.output_scanline;
+    const JDIMENSION n = std::min<JDIMENSION>(16, static_cast<JDIMENSION>(y1) - next);
+    for (JDIMENSION i = 0; i < n; ++i) rows[i] = dst + (next - y0 + i) * stride;
+    jpeg_read_scanlines(&s.cinfo, rows, n);
+  }
+  jpeg_abort_decompress(&s.cinfo);
+  x = static_cast<int>(xoff);
+  w = static_cast<int>(cw);
+  return true;
+}
+
+const std::string& JpegReader::message() const { return s_->message; }
+const std::string& JpegReader::warnings() const { return s_->warnings; }
+bool JpegReader::truncated() const { return s_->truncated; }
+
+}  // namespace imgprep

@@ -1,0 +1,44 @@
+// libjpeg-turbo's libjpeg API behind a small C++ face: header, scaled output size, and decoding
+// of a column/row window (jpeg_crop_scanline / jpeg_skip_scanlines, which TurboJPEG 2.1 lacks).
+// Messages are collected, never printed. One reader per thread; reused across images.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace imgprep {
+
+class JpegReader {
+ public:
+  JpegReader();
+  ~JpegReader();
+  JpegReader(const JpegReader&) = delete;
+  JpegReader& operator=(const JpegReader&) = delete;
+
+  // Each step returns false on a libjpeg error; message() says why.
+  bool read_header(std::span<const uint8_t> data);
+  int width() const;
+  int height() const;
+  bool cmyk() const;   // CMYK or YCCK: decoded as 4-channel CMYK
+  bool adobe() const;  // an Adobe APP14 marker: CMYK samples are stored inverted
+  std::span<const uint8_t> exif() const;  // APP1 payload starting "Exif\0\0", or empty
+
+  // Sets the scale 1/denom and the output colour (RGBX, or CMYK for cmyk()); gives the size.
+  bool prepare(int denom, int& out_width, int& out_height);
+  // Decodes rows [y0, y1) of columns [x, x + w) into dst (4 bytes a pixel, rows packed).
+  // x and w come back widened to what libjpeg decodes (whole iMCU columns).
+  bool read(int& x, int& w, int y0, int y1, uint8_t* dst);
+
+  const std::string& message() const;
+  const std::string& warnings() const;
+  bool truncated() const;  // the data ended before the rows that were read
+
+  struct State;  // libjpeg's structures; defined in the .cpp
+
+ private:
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace imgprep
