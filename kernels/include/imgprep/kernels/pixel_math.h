@@ -35,8 +35,14 @@ struct Normalization {
   float std[3];
 };
 
+// T is float or a lane-wise type (the same channel in every lane).
+template <class T>
+IMGPREP_HD inline T normalize(T v, float scale, float mean, float std) {
+  return (v * scale - mean) / std;
+}
+
 IMGPREP_HD inline float normalize(float v, const Normalization& n, int c) {
-  return (v * n.scale[c] - n.mean[c]) / n.std[c];
+  return normalize(v, n.scale[c], n.mean[c], n.std[c]);
 }
 
 // IEEE binary16 bits of v, rounded to nearest even (as __float2half_rn).
