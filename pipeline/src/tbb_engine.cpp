@@ -1,6 +1,5 @@
 #include "imgprep/pipeline/tbb_engine.h"
 
-#include <exception>
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/global_control.h>
@@ -10,19 +9,6 @@
 
 namespace imgprep {
 
-void sink_job(EngineRun& run, const Job& job) {
-  if (job.cancelled) return;
-  {
-    StageTimer timer(run.stats, Stage::write);
-    run.sink.consume(job);
-  }
-  if (!job.ok()) {
-    const int64_t failed = run.stats.failed.fetch_add(1) + 1;
-    if (run.options.max_errors >= 0 && failed > run.options.max_errors) run.stop = true;
-  }
-  run.stats.done.fetch_add(1);
-}
-
 void run_tbb_engine(EngineRun& run) {
   namespace flow = oneapi::tbb::flow;
   const int threads = run.options.resolved_threads();
@@ -31,8 +17,8 @@ void run_tbb_engine(EngineRun& run) {
   oneapi::tbb::task_arena arena(threads);
   JobSlots slots(run.options.resolved_in_flight());
   ReadPool readers(run.items, run.options.io_threads, slots, run.stats, run.stop);
+  SinkStage sink(run, slots);
   oneapi::tbb::enumerable_thread_specific<Scratch> scratch;
-  std::exception_ptr sink_error;
 
   arena.execute([&] {
     flow::graph graph;
@@ -46,25 +32,15 @@ void run_tbb_engine(EngineRun& run) {
       return job;
     });
     flow::sequencer_node<Job*> order(graph, [](Job* job) { return job->seq; });
-    flow::function_node<Job*> write(graph, flow::serial, [&](Job* job) {
-      if (!sink_error) {
-        try {
-          sink_job(run, *job);
-        } catch (...) {
-          sink_error = std::current_exception();
-          run.stop = true;
-        }
-      }
-      slots.release(job);
-    });
+    flow::function_node<Job*> hand_off(graph, flow::serial, [&](Job* job) { sink.push(job); });
     flow::make_edge(read, process);
     flow::make_edge(process, order);
-    flow::make_edge(order, write);
+    flow::make_edge(order, hand_off);
     read.try_put(flow::continue_msg());
     graph.wait_for_all();
   });
   readers.join();
-  if (sink_error) std::rethrow_exception(sink_error);
+  sink.finish();
 }
 
 }  // namespace imgprep

@@ -1,0 +1,59 @@
+#include "imgprep/pipeline/sink_stage.h"
+
+namespace imgprep {
+namespace {
+
+// Consumes one job at the sink and counts it; sets run.stop when --max-errors is exceeded.
+void sink_job(EngineRun& run, const Job& job) {
+  if (job.cancelled) return;
+  {
+    StageTimer timer(run.stats, Stage::write);
+    run.sink.consume(job);
+  }
+  if (!job.ok()) {
+    const int64_t failed = run.stats.failed.fetch_add(1) + 1;
+    if (run.options.max_errors >= 0 && failed > run.options.max_errors) run.stop = true;
+  }
+  run.stats.done.fetch_add(1);
+}
+
+}  // namespace
+
+SinkStage::SinkStage(EngineRun& run, JobSlots& slots) : run_(run), slots_(slots) {
+  queue_.set_capacity(static_cast<std::ptrdiff_t>(slots.count()) + 1);
+  thread_ = std::thread([this] { work(); });
+}
+
+SinkStage::~SinkStage() {
+  if (thread_.joinable()) {
+    queue_.push(nullptr);
+    thread_.join();
+  }
+}
+
+void SinkStage::push(Job* job) { queue_.push(job); }
+
+void SinkStage::finish() {
+  queue_.push(nullptr);
+  thread_.join();
+  if (error_) std::rethrow_exception(error_);
+}
+
+void SinkStage::work() {
+  for (;;) {
+    Job* job = nullptr;
+    queue_.pop(job);
+    if (!job) return;
+    if (!error_) {
+      try {
+        sink_job(run_, *job);
+      } catch (...) {
+        error_ = std::current_exception();
+        run_.stop = true;
+      }
+    }
+    slots_.release(job);
+  }
+}
+
+}  // namespace imgprep
