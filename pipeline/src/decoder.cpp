@@ -175,8 +175,13 @@ void Decoder::decode(DecodedImage& out, std::optional<Region> region) {
 
 void Decoder::decode(std::span<const uint8_t> bytes, const DecodeOptions& options,
                      DecodedImage& out) {
-  out.source_width = out.source_height = 0;
-  open(bytes, options);
+  try {
+    open(bytes, options);
+  } catch (const DecodeError&) {
+    out.source_width = info_.width;
+    out.source_height = info_.height;
+    throw;
+  }
   decode(out);
 }
 
@@ -185,12 +190,14 @@ void Decoder::decode_jpeg(DecodedImage& out, const std::optional<Region>& region
   // Regions are read straight from the stored orientation, so only for upright images.
   Region want{0, 0, info_.decoded_width, info_.decoded_height};
   if (region && orientation_ == 1) {
-    // One more iMCU right and below: at a cropped edge libjpeg's chroma upsampling replicates
-    // the edge instead of reading the neighbours, so the last columns would differ.
+    // One more iMCU on every side: at a cropped edge libjpeg's chroma upsampling replicates
+    // the edge instead of reading the neighbours, so edge columns would differ.
     constexpr int kMargin = 16;
-    want = *region;
-    want.width = std::min(want.width + kMargin, info_.decoded_width - want.x);
-    want.height = std::min(want.height + kMargin, info_.decoded_height - want.y);
+    const int x0 = std::max(region->x - kMargin, 0), y0 = std::max(region->y - kMargin, 0);
+    want.x = x0;
+    want.y = y0;
+    want.width = std::min(region->x + region->width + kMargin, info_.decoded_width) - x0;
+    want.height = std::min(region->y + region->height + kMargin, info_.decoded_height) - y0;
   }
   if (orientation_ >= 5) std::swap(want.width, want.height);
   const size_t row_bytes = static_cast<size_t>(orientation_ >= 5 ? info_.decoded_height

@@ -49,6 +49,8 @@ void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
     s.resampler.run(s.image, plan, spec, job.output.data());
     if (options_.format == OutputFormat::images) encode_image(spec, job);
   } catch (const DecodeError& e) {
+    job.width = s.decoder.info().width;
+    job.height = s.decoder.info().height;
     job.error = e.what();
   } catch (const std::bad_alloc&) {
     job.error = "out of memory while decoding";

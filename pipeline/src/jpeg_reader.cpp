@@ -72,6 +72,7 @@ bool JpegReader::read_header(std::span<const uint8_t> data) {
   s.warnings.clear();
   s.message.clear();
   s.truncated = false;
+  jpeg_abort_decompress(&s.cinfo);  // the previous image may have stopped after its header
   if (setjmp(s.jump)) {
     jpeg_abort_decompress(&s.cinfo);
     return false;

@@ -70,6 +70,8 @@ class Decoder {
   // Reads the header of bytes (which must outlive the decode call) and refuses images over
   // max_pixels before anything is allocated. Throws DecodeError.
   ImageInfo open(std::span<const uint8_t> bytes, const DecodeOptions& options);
+  // What the last open() learned, also when it threw (the size of a refused image, say).
+  const ImageInfo& info() const { return info_; }
   // Decodes the opened image into out (reusing its buffers): at least `region`, or all of it.
   // Throws DecodeError.
   void decode(DecodedImage& out, std::optional<Region> region = std::nullopt);

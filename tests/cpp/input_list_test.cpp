@@ -1,0 +1,286 @@
+// list_inputs on folder trees and list files built here: byte-wise order, ImageFolder labels,
+// content sniffing, odd directory entries (symlink loops, dangling links, FIFOs), list-file
+// syntax and --shard slices. read_file is checked on the odd entries the walk lets through.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "imgprep/datasets/input_list.h"
+#include "imgprep/pipeline/options.h"
+#include "imgprep/pipeline/read_pool.h"
+#include "test_support.h"
+
+namespace imgprep {
+namespace {
+namespace fs = std::filesystem;
+using test::TempDir;
+using test::write_bytes;
+using test::write_text;
+
+std::vector<uint8_t> encoded(const char* ext) {
+  const cv::Mat img(4, 5, CV_8UC3, cv::Scalar(10, 20, 30));
+  std::vector<uint8_t> bytes;
+  cv::imencode(ext, img, bytes);
+  return bytes;
+}
+
+// Creates the file (and its folders) with real image bytes of the given kind.
+void image_file(const fs::path& path, const char* kind = ".jpg") {
+  fs::create_directories(path.parent_path());
+  const std::vector<uint8_t> bytes = encoded(kind);
+  write_bytes(path, bytes.data(), bytes.size());
+}
+
+std::vector<std::string> rels(const InputList& list) {
+  std::vector<std::string> out;
+  for (const InputItem& item : list.items) out.push_back(item.rel);
+  return out;
+}
+
+const InputItem* find_rel(const InputList& list, const std::string& rel) {
+  for (const InputItem& item : list.items)
+    if (item.rel == rel) return &item;
+  return nullptr;
+}
+
+// ---- folders ----
+
+TEST(ListFolder, ByteWiseOrderLabelsAndSniffing) {
+  TempDir root;
+  const std::vector<std::string> images = {
+      "B.jpg", "a.jpg", "a-b.jpg", "a_b.jpg", "\xC3\xA9.jpg",  // é.jpg, UTF-8
+      "a/b.jpg", "a/c/d.png", "Z/x.PNG", "Z/y.JPG"};
+  for (const std::string& rel : images) image_file(root / rel);
+  // Recognised by content: a real PNG without an extension.
+  image_file(root / "a" / "noext_png", ".png");
+  // Not images: skipped and counted.
+  write_text(root / "notes.txt", "notes\n");
+  write_text(root / "a" / "data.csv", "1,2\n");
+  write_text(root / "noext_text", "plain text, no extension\n");
+
+  const InputList list = list_inputs(root.path());
+
+  // Unsigned bytes: '-' < '.' < '/' < '_', upper case before lower case, UTF-8 last.
+  const std::vector<std::string> expected = {
+      "B.jpg", "Z/x.PNG", "Z/y.JPG", "a-b.jpg", "a.jpg", "a/b.jpg",
+      "a/c/d.png", "a/noext_png", "a_b.jpg", "\xC3\xA9.jpg"};
+  std::vector<std::string> sorted = expected;
+  std::sort(sorted.begin(), sorted.end());
+  ASSERT_EQ(sorted, expected);  // the table above is the byte-wise order
+  EXPECT_EQ(rels(list), expected);
+  EXPECT_EQ(list.skipped, 3u);
+  EXPECT_TRUE(list.walk_errors.empty());
+
+  // Labels: first-level folders that hold images, in byte-wise order; root images unlabelled.
+  EXPECT_TRUE(list.has_labels);
+  EXPECT_EQ(list.classes, (std::vector<std::string>{"Z", "a"}));
+  for (const InputItem& item : list.items) {
+    const std::string first = item.rel.substr(0, item.rel.find('/'));
+    const int64_t want = item.rel.find('/') == std::string::npos ? kNoLabel
+                         : first == "Z"                         ? 0
+                                                                : 1;
+    EXPECT_EQ(item.label, want) << item.rel;
+    EXPECT_EQ(item.path, root.path() / item.rel);
+  }
+}
+
+TEST(ListFolder, ImageFolderClassIndices) {
+  TempDir root;
+  image_file(root / "dog" / "d1.jpg");
+  image_file(root / "dog" / "puppies" / "p1.jpg");  // deeper folders keep the first-level label
+  image_file(root / "cat" / "c1.png", ".png");
+  image_file(root / "cat" / "c2.jpg");
+  image_file(root / "Bird" / "b1.jpg");
+  image_file(root / "root.jpg");
+
+  const InputList list = list_inputs(root.path());
+  ASSERT_EQ(list.classes, (std::vector<std::string>{"Bird", "cat", "dog"}));
+  const std::vector<std::pair<std::string, int64_t>> expected = {
+      {"Bird/b1.jpg", 0}, {"cat/c1.png", 1},         {"cat/c2.jpg", 1},
+      {"dog/d1.jpg", 2},  {"dog/puppies/p1.jpg", 2}, {"root.jpg", kNoLabel}};
+  ASSERT_EQ(list.items.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(list.items[i].rel, expected[i].first);
+    EXPECT_EQ(list.items[i].label, expected[i].second) << expected[i].first;
+  }
+}
+
+TEST(ListFolder, FlatFolderHasNoLabels) {
+  TempDir root;
+  image_file(root / "1.jpg");
+  image_file(root / "2.jpg");
+  const InputList list = list_inputs(root.path());
+  EXPECT_FALSE(list.has_labels);
+  EXPECT_TRUE(list.classes.empty());
+  ASSERT_EQ(list.items.size(), 2u);
+  EXPECT_EQ(list.items[0].label, kNoLabel);
+}
+
+TEST(ListFolder, SymlinkLoopIsReportedNotFollowed) {
+  TempDir root;
+  image_file(root / "dir" / "img.jpg");
+  fs::create_directory_symlink("..", root / "dir" / "link");  // dir/link -> root
+
+  const InputList list = list_inputs(root.path());  // must terminate
+  EXPECT_EQ(rels(list), std::vector<std::string>{"dir/img.jpg"});
+  ASSERT_FALSE(list.walk_errors.empty());
+  EXPECT_NE(list.walk_errors[0].find("loop"), std::string::npos) << list.walk_errors[0];
+  EXPECT_NE(list.walk_errors[0].find("link"), std::string::npos) << list.walk_errors[0];
+}
+
+TEST(ListFolder, DanglingSymlinkWithImageNameBecomesAnItemThatFailsToRead) {
+  TempDir root;
+  image_file(root / "ok.jpg");
+  fs::create_symlink(root / "missing.jpg", root / "x.jpg");
+  fs::create_symlink(root / "missing", root / "y");  // no image name: skipped
+
+  const InputList list = list_inputs(root.path());
+  EXPECT_EQ(rels(list), (std::vector<std::string>{"ok.jpg", "x.jpg"}));
+  EXPECT_EQ(list.skipped, 1u);
+  std::vector<uint8_t> bytes;
+  EXPECT_NE(read_file(find_rel(list, "x.jpg")->path, bytes), "");
+  EXPECT_EQ(read_file(find_rel(list, "ok.jpg")->path, bytes), "");
+  EXPECT_FALSE(bytes.empty());
+}
+
+TEST(ListFolder, FifoBecomesAnItemThatReadFileRefusesWithoutBlocking) {
+  TempDir root;
+  const fs::path fifo = root / "pipe.jpg";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_EQ(::mkfifo((root / "pipe").c_str(), 0600), 0);  // no image name: skipped, not opened
+
+  const InputList list = list_inputs(root.path());
+  ASSERT_EQ(rels(list), std::vector<std::string>{"pipe.jpg"});
+  EXPECT_EQ(list.skipped, 1u);
+
+  std::vector<uint8_t> bytes;
+  auto read = std::async(std::launch::async, [&] { return read_file(fifo, bytes); });
+  if (read.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    // Blocked in open() or read(): give it a writer and end-of-file so the test can finish.
+    const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+    FAIL() << "read_file blocked on a FIFO";
+  }
+  EXPECT_EQ(read.get(), "not a regular file");
+}
+
+TEST(ListFolder, MissingInputThrows) {
+  TempDir root;
+  EXPECT_THROW(list_inputs(root / "nope"), InputError);
+}
+
+// ---- list files ----
+
+TEST(ListFile, PlainPathsCommentsAndBlankLines) {
+  TempDir root;
+  fs::create_directory(root / "lists");
+  const fs::path list_path = root / "lists" / "inputs.txt";
+  write_text(list_path,
+             "# a comment\n"
+             "images/b.jpg\n"
+             "\n"
+             "/abs/where/a.png\n"
+             "   spaced.jpg  \n"
+             "  # an indented comment\n"
+             "a.jpg\n");
+  const InputList list = list_inputs(list_path);
+  EXPECT_EQ(rels(list), (std::vector<std::string>{"images/b.jpg", "/abs/where/a.png",
+                                                  "spaced.jpg", "a.jpg"}));  // listed order
+  EXPECT_FALSE(list.has_labels);
+  for (const InputItem& item : list.items) EXPECT_EQ(item.label, kNoLabel);
+  EXPECT_EQ(list.items[0].path, root.path() / "lists" / "images" / "b.jpg");
+  EXPECT_EQ(list.items[1].path, fs::path("/abs/where/a.png"));
+}
+
+TEST(ListFile, IntegerLabelsWithHeader) {
+  TempDir root;
+  write_text(root / "l.csv", "path,label\nb.jpg,3\na.jpg,0\nc.jpg, 12\n");
+  const InputList list = list_inputs(root / "l.csv");
+  EXPECT_TRUE(list.has_labels);
+  EXPECT_TRUE(list.classes.empty());
+  EXPECT_EQ(rels(list), (std::vector<std::string>{"b.jpg", "a.jpg", "c.jpg"}));
+  ASSERT_EQ(list.items.size(), 3u);
+  EXPECT_EQ(list.items[0].label, 3);
+  EXPECT_EQ(list.items[1].label, 0);
+  EXPECT_EQ(list.items[2].label, 12);
+}
+
+TEST(ListFile, ClassNameLabelsNumberedInSortedOrder) {
+  TempDir root;
+  write_text(root / "l.csv", "x.jpg,dog\ny.jpg,cat\nz.jpg,dog\nw.jpg,Ant\n");
+  const InputList list = list_inputs(root / "l.csv");
+  EXPECT_TRUE(list.has_labels);
+  EXPECT_EQ(list.classes, (std::vector<std::string>{"Ant", "cat", "dog"}));
+  const int64_t expected[] = {2, 1, 2, 0};
+  ASSERT_EQ(list.items.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(list.items[i].label, expected[i]) << list.items[i].rel;
+}
+
+TEST(ListFile, RelativePathsResolveAgainstTheListFolder) {
+  TempDir root;
+  image_file(root / "imgs" / "a.jpg");
+  image_file(root / "sub" / "b.jpg");
+  write_text(root / "sub" / "list.txt", "../imgs/a.jpg\nb.jpg\n");
+  // Resolved against the list's folder, not the current directory.
+  const fs::path cwd = fs::current_path();
+  fs::current_path(root.path() / "imgs");
+  InputList list;
+  EXPECT_NO_THROW(list = list_inputs(root / "sub" / "list.txt"));
+  fs::current_path(cwd);
+  ASSERT_EQ(list.items.size(), 2u);
+  EXPECT_EQ(list.items[0].rel, "../imgs/a.jpg");
+  EXPECT_TRUE(fs::equivalent(list.items[0].path, root / "imgs" / "a.jpg"));
+  EXPECT_TRUE(fs::equivalent(list.items[1].path, root / "sub" / "b.jpg"));
+}
+
+// ---- --shard K/N ----
+
+TEST(Shard, SlicesAreDisjointContiguousAndCoverEverything) {
+  TempDir root;
+  for (int i = 0; i < 10; ++i) image_file(root / ("img-" + std::to_string(i) + ".jpg"));
+  const std::vector<std::string> all = rels(list_inputs(root.path()));
+  ASSERT_EQ(all.size(), 10u);
+  for (int n : {1, 2, 3, 4, 10, 12}) {
+    std::vector<std::string> joined;
+    size_t smallest = all.size(), largest = 0;
+    for (int k = 0; k < n; ++k) {
+      const std::vector<std::string> slice = rels(list_inputs(root.path(), ShardSpec{k, n}));
+      smallest = std::min(smallest, slice.size());
+      largest = std::max(largest, slice.size());
+      joined.insert(joined.end(), slice.begin(), slice.end());
+    }
+    // In order, each once: disjoint, contiguous, complete.
+    EXPECT_EQ(joined, all) << "N=" << n;
+    EXPECT_LE(largest - smallest, 1u) << "N=" << n;
+  }
+  // N=3 over 10: 3, 3, 4 (floor(n * k / N) boundaries).
+  EXPECT_EQ(list_inputs(root.path(), ShardSpec{0, 3}).items.size(), 3u);
+  EXPECT_EQ(list_inputs(root.path(), ShardSpec{1, 3}).items.size(), 3u);
+  EXPECT_EQ(list_inputs(root.path(), ShardSpec{2, 3}).items.size(), 4u);
+}
+
+TEST(Shard, BadSpecsThrow) {
+  TempDir root;
+  image_file(root / "a.jpg");
+  EXPECT_THROW(list_inputs(root.path(), ShardSpec{3, 3}), InputError);
+  EXPECT_THROW(list_inputs(root.path(), ShardSpec{-1, 3}), InputError);
+  EXPECT_THROW(list_inputs(root.path(), ShardSpec{0, 0}), InputError);
+  for (const char* text : {"3/3", "1/0", "-1/3", "a/b", "1", "", "1/", "/2", "1/2/3"})
+    EXPECT_THROW(parse_shard(text), UsageError) << "'" << text << "'";
+  const ShardSpec s = parse_shard("2/3");
+  EXPECT_EQ(s.index, 2);
+  EXPECT_EQ(s.count, 3);
+}
+
+}  // namespace
+}  // namespace imgprep
