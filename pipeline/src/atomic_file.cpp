@@ -48,6 +48,16 @@ void AtomicFile::write_at(const void* data, size_t size, uint64_t offset) {
   }
 }
 
+void AtomicFile::reserve(uint64_t size) {
+  if (::fallocate(fd_, 0, 0, static_cast<off_t>(size)) != 0 && errno != EOPNOTSUPP &&
+      errno != ENOSYS)
+    fail("cannot allocate space for");
+}
+
+void AtomicFile::truncate(uint64_t size) {
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) fail("cannot truncate");
+}
+
 void AtomicFile::commit() {
   if (::close(fd_) != 0) {
     fd_ = -1;

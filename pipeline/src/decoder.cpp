@@ -6,10 +6,10 @@
 #include <cstdlib>
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "imgprep/pipeline/image_header.h"
+#include "imgprep/pipeline/opencv_codecs.h"
 #include "imgprep/pipeline/png_decoder.h"
 #include "jpeg_reader.h"
 
@@ -232,43 +232,10 @@ void Decoder::decode_png(DecodedImage& out) {
 }
 
 void Decoder::decode_other(DecodedImage& out) {
-  const char* name = format_name(info_.format);
-  cv::Mat decoded;
   try {
-    const cv::Mat buffer(1, static_cast<int>(bytes_.size()), CV_8U,
-                         const_cast<uint8_t*>(bytes_.data()));
-    decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception& e) {
-    throw DecodeError(std::string("cannot decode ") + name + ": " + e.err);
-  }
-  if (decoded.empty())
-    throw DecodeError(std::string("cannot decode ") + name + " data (truncated or corrupt)");
-  if (decoded.depth() == CV_16U) {
-    // 16-bit samples keep their high byte, as OpenCV's and Pillow's 8-bit conversions do.
-    cv::Mat narrow(decoded.size(), CV_MAKETYPE(CV_8U, decoded.channels()));
-    const size_t n = decoded.total() * decoded.channels();
-    const uint16_t* s = decoded.ptr<uint16_t>();
-    uint8_t* o = narrow.ptr<uint8_t>();
-    for (size_t i = 0; i < n; ++i) o[i] = static_cast<uint8_t>(s[i] >> 8);
-    decoded = narrow;
-  } else if (decoded.depth() != CV_8U) {
-    throw DecodeError(std::string("unsupported ") + name + " sample type");
-  }
-  out.width = decoded.cols;
-  out.height = decoded.rows;
-  out.pixels.resize(static_cast<size_t>(out.width) * out.height * 4);
-  cv::Mat rgbx(out.height, out.width, CV_8UC4, out.pixels.data());
-  switch (decoded.channels()) {
-    case 1: cv::cvtColor(decoded, rgbx, cv::COLOR_GRAY2RGBA); break;
-    case 2: {
-      cv::Mat gray;
-      cv::extractChannel(decoded, gray, 0);
-      cv::cvtColor(gray, rgbx, cv::COLOR_GRAY2RGBA);
-      break;
-    }
-    case 3: cv::cvtColor(decoded, rgbx, cv::COLOR_BGR2RGBA); break;
-    case 4: cv::cvtColor(decoded, rgbx, cv::COLOR_BGRA2RGBA); break;
-    default: throw DecodeError("unsupported channel count");
+    std::tie(out.width, out.height) = opencv_decode(bytes_, out.pixels);
+  } catch (const std::runtime_error& e) {
+    throw DecodeError(std::string("cannot decode ") + format_name(info_.format) + ": " + e.what());
   }
 }
 

@@ -1,6 +1,6 @@
 #include "imgprep/pipeline/image_processor.h"
 
-#include <opencv2/imgcodecs.hpp>
+#include "imgprep/pipeline/opencv_codecs.h"
 
 namespace imgprep {
 
@@ -60,14 +60,9 @@ void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
 }
 
 void ImageProcessor::encode_image(const OutputSpec& spec, Job& job) const {
-  const cv::Mat pixels(spec.height, spec.width, CV_8UC3, job.output.data());
-  std::vector<int> params;
-  std::string ext = "." + options_.image_format;
-  if (options_.image_format == "jpg") params = {cv::IMWRITE_JPEG_QUALITY, options_.quality};
-  if (options_.image_format == "webp") params = {cv::IMWRITE_WEBP_QUALITY, options_.quality};
   std::vector<uint8_t> encoded;
-  if (!cv::imencode(ext, pixels, encoded, params))
-    throw std::runtime_error("cannot encode " + options_.image_format);
+  opencv_encode(job.output.data(), spec.width, spec.height, "." + options_.image_format,
+                options_.quality, encoded);
   job.output.swap(encoded);
 }
 

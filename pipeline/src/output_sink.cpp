@@ -47,7 +47,7 @@ class NpySink : public OutputSink {
         spec_(spec),
         manifest_(o.output),
         shards_(o.output, o.shard_size, npy_descr(spec.dtype), item_shape(spec),
-                inputs.has_labels) {}
+                inputs.has_labels, static_cast<int64_t>(inputs.items.size())) {}
 
   void consume(const Job& job) override {
     ManifestRow row = row_for(job);

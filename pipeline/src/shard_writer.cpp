@@ -1,5 +1,6 @@
 #include "imgprep/pipeline/shard_writer.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace imgprep {
@@ -27,12 +28,13 @@ std::string npy_header(const std::string& descr, const std::vector<int64_t>& sha
 }
 
 ShardWriter::ShardWriter(std::filesystem::path dir, int shard_size, std::string descr,
-                         std::vector<int64_t> item_shape, bool labels)
+                         std::vector<int64_t> item_shape, bool labels, int64_t expected_rows)
     : dir_(std::move(dir)),
       shard_size_(shard_size),
       descr_(std::move(descr)),
       item_shape_(std::move(item_shape)),
-      labels_(labels) {
+      labels_(labels),
+      expected_rows_(expected_rows) {
   item_bytes_ = std::stoul(descr_.substr(2));
   for (int64_t d : item_shape_) item_bytes_ *= static_cast<size_t>(d);
   // Sized for a full shard, so the final header always fits in the space reserved up front.
@@ -62,11 +64,14 @@ std::vector<int64_t> ShardWriter::shape_for(int rows) const {
 ShardWriter::Location ShardWriter::append(const void* tensor, int64_t label) {
   if (!file_) {
     file_ = std::make_unique<AtomicFile>(dir_ / shard_name(shards_written_));
+    const int64_t rows = std::clamp<int64_t>(expected_rows_ - rows_total_, 1, shard_size_);
+    file_->reserve(header_size_ + static_cast<uint64_t>(rows) * item_bytes_);
     const std::string placeholder(header_size_, ' ');
     file_->write(placeholder.data(), placeholder.size());
   }
   file_->write(tensor, item_bytes_);
   shard_labels_.push_back(label);
+  ++rows_total_;
   const Location at{shards_written_, rows_++};
   if (rows_ == shard_size_) close_shard();
   return at;
@@ -75,6 +80,7 @@ ShardWriter::Location ShardWriter::append(const void* tensor, int64_t label) {
 void ShardWriter::close_shard() {
   const std::string header = npy_header(descr_, shape_for(rows_), header_size_);
   file_->write_at(header.data(), header.size(), 0);
+  file_->truncate(header_size_ + static_cast<uint64_t>(rows_) * item_bytes_);
   file_->commit();
   file_.reset();
   if (labels_) {

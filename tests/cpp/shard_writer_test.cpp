@@ -125,7 +125,7 @@ TEST(ShardWriter, FiveRowsInShardsOfTwo) {
   TempDir dir;
   const int64_t labels[] = {7, -1, 3, 0, 42};
   {
-    ShardWriter writer(dir.path(), 2, "|u1", {2, 3, 3}, true);
+    ShardWriter writer(dir.path(), 2, "|u1", {2, 3, 3}, true, 5);
     const ShardWriter::Location expected_at[] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}, {2, 0}};
     for (int r = 0; r < 5; ++r) {
       const ShardWriter::Location at = writer.append(row_bytes(r).data(), labels[r]);
@@ -168,7 +168,8 @@ TEST(ShardWriter, FiveRowsInShardsOfTwo) {
 TEST(ShardWriter, FloatRowsWithoutLabels) {
   TempDir dir;
   {
-    ShardWriter writer(dir.path(), 4, "<f4", {3}, false);
+    // Space is reserved for 10 rows; the shard must still end right after the 3 written.
+    ShardWriter writer(dir.path(), 4, "<f4", {3}, false, 10);
     for (int r = 0; r < 3; ++r) {
       const float row[3] = {r + 0.5f, -1.f * r, 1e-3f * r};
       writer.append(row, -1);
@@ -192,7 +193,7 @@ TEST(ShardWriter, FloatRowsWithoutLabels) {
 TEST(ShardWriter, AbandonedShardLeavesNoPartFile) {
   TempDir dir;
   {
-    ShardWriter writer(dir.path(), 2, "|u1", {2, 3, 3}, true);
+    ShardWriter writer(dir.path(), 2, "|u1", {2, 3, 3}, true, 3);
     for (int r = 0; r < 3; ++r) writer.append(row_bytes(r).data(), r);
     // Destroyed without finish(): the run failed. Completed shards stay, the open one goes.
   }

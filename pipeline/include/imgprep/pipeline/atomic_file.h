@@ -23,6 +23,10 @@ class AtomicFile {
 
   void write(const void* data, size_t size);
   void write_at(const void* data, size_t size, uint64_t offset);
+  // Allocates size bytes of disk up front (faster writes; a full disk shows at once).
+  // Filesystems without fallocate are left as they are.
+  void reserve(uint64_t size);
+  void truncate(uint64_t size);
   void commit();
 
   // Whole-file convenience: write content, commit.

@@ -1,6 +1,7 @@
 // Decodes encoded image bytes into 8-bit RGBX pixels (4 bytes a pixel, X unspecified).
 // JPEG goes through libjpeg-turbo, with EXIF orientation, shrink-on-load at 1/2, 1/4, 1/8 and
-// decoding of only the region a crop keeps; PNG through libpng; BMP, WebP, TIFF through OpenCV.
+// decoding of only the region a crop keeps; PNG through libpng; BMP, WebP, TIFF through
+// OpenCV's codecs plugin.
 // A Decoder is used by one thread at a time.
 #pragma once
 

@@ -19,9 +19,10 @@ std::string npy_header(const std::string& descr, const std::vector<int64_t>& sha
 
 class ShardWriter {
  public:
-  // descr: numpy dtype string ("<f4", "<f2", "|u1"); item_shape: one tensor's shape.
+  // descr: numpy dtype string ("<f4", "<f2", "|u1"); item_shape: one tensor's shape;
+  // expected_rows: how many rows will probably come (disk is reserved for them up front).
   ShardWriter(std::filesystem::path dir, int shard_size, std::string descr,
-              std::vector<int64_t> item_shape, bool labels);
+              std::vector<int64_t> item_shape, bool labels, int64_t expected_rows);
   ~ShardWriter();
 
   struct Location {
@@ -46,6 +47,8 @@ class ShardWriter {
   size_t item_bytes_;
   bool labels_;
   size_t header_size_;
+  int64_t expected_rows_;
+  int64_t rows_total_ = 0;
 
   std::unique_ptr<AtomicFile> file_;
   std::vector<int64_t> shard_labels_;
