@@ -112,10 +112,9 @@ const T* value_table(const OutputSpec& spec, Buffers& b) {
     for (int c = 0; c < 3; ++c)
       for (int q = 0; q < 256; ++q) {
         const float v = static_cast<float>(q);
-        if constexpr (std::is_same_v<T, float>) table[c * 256 + q] = normalize(v, spec.norm, c);
-        if constexpr (std::is_same_v<T, uint16_t>)
-          table[c * 256 + q] = float_to_half_bits(normalize(v, spec.norm, c));
-        if constexpr (std::is_same_v<T, uint8_t>) table[c * 256 + q] = static_cast<uint8_t>(q);
+        if constexpr (std::is_same_v<T, float>) table[c * 256 + q] = output_float32(spec, c, v);
+        if constexpr (std::is_same_v<T, uint16_t>) table[c * 256 + q] = output_float16(spec, c, v);
+        if constexpr (std::is_same_v<T, uint8_t>) table[c * 256 + q] = output_uint8(spec, c, v);
       }
     b.values_for = spec;
   }
@@ -127,22 +126,15 @@ template <class T>
 void store_row_by_table(const OutputSpec& spec, const AxisPlan& px, int Y, const F4* pixels,
                         bool pad_row, Buffers& b, T* dst) {
   const T* values = value_table<T>(spec, b);
-  const int W = spec.width;
-  const size_t plane = static_cast<size_t>(W) * spec.height;
   const int pad = static_cast<int>(spec.pad_value);
-  const int src_c[3] = {spec.bgr ? 2 : 0, 1, spec.bgr ? 0 : 2};
-  for (int X = 0; X < W; ++X) {
+  for (int X = 0; X < spec.width; ++X) {
     int q[3] = {pad, pad, pad};
     if (!pad_row && !px.is_pad(X)) {
       alignas(16) int32_t lanes[4];
       _mm_store_si128(reinterpret_cast<__m128i*>(lanes), _mm_cvttps_epi32(pixels[X].v));
-      for (int c = 0; c < 3; ++c) q[c] = lanes[src_c[c]];
+      for (int c = 0; c < 3; ++c) q[c] = lanes[spec.source_lane(c)];
     }
-    const size_t pixel = static_cast<size_t>(Y) * W + X;
-    for (int c = 0; c < 3; ++c) {
-      const size_t at = spec.layout == Layout::nchw ? c * plane + pixel : pixel * 3 + c;
-      dst[at] = values[c * 256 + q[c]];
-    }
+    for (int c = 0; c < 3; ++c) dst[spec.index(X, Y, c)] = values[c * 256 + q[c]];
   }
 }
 
@@ -150,8 +142,6 @@ void store_row_by_table(const OutputSpec& spec, const AxisPlan& px, int Y, const
 void store_row_f32_nchw(const OutputSpec& spec, const AxisPlan& px, int Y, const F4* pixels,
                         bool pad_row, Buffers& b, float* dst) {
   const int W = spec.width;
-  const size_t plane = static_cast<size_t>(W) * spec.height;
-  const int src_c[3] = {spec.bgr ? 2 : 0, 1, spec.bgr ? 0 : 2};
   int X = 0;
   if (!pad_row) {
     for (; X + 4 <= W; X += 4) {
@@ -159,9 +149,9 @@ void store_row_f32_nchw(const OutputSpec& spec, const AxisPlan& px, int Y, const
       __m128 ch[4] = {pixels[X].v, pixels[X + 1].v, pixels[X + 2].v, pixels[X + 3].v};
       _MM_TRANSPOSE4_PS(ch[0], ch[1], ch[2], ch[3]);
       for (int c = 0; c < 3; ++c) {
-        const F4 v = normalize(F4{ch[src_c[c]]}, spec.norm.scale[c], spec.norm.mean[c],
-                               spec.norm.std[c]);
-        _mm_storeu_ps(dst + c * plane + static_cast<size_t>(Y) * W + X, v.v);
+        const F4 v = normalize(F4{ch[spec.source_lane(c)]}, spec.norm.scale[c],
+                               spec.norm.mean[c], spec.norm.std[c]);
+        _mm_storeu_ps(dst + spec.index(X, Y, c), v.v);
       }
     }
   }
@@ -174,10 +164,9 @@ void store_row_f32_nchw(const OutputSpec& spec, const AxisPlan& px, int Y, const
       if (!pad_row && !px.is_pad(X)) {
         alignas(16) int32_t lanes[4];
         _mm_store_si128(reinterpret_cast<__m128i*>(lanes), _mm_cvttps_epi32(pixels[X].v));
-        for (int c = 0; c < 3; ++c) q[c] = lanes[src_c[c]];
+        for (int c = 0; c < 3; ++c) q[c] = lanes[spec.source_lane(c)];
       }
-      for (int c = 0; c < 3; ++c)
-        dst[c * plane + static_cast<size_t>(Y) * W + X] = values[c * 256 + q[c]];
+      for (int c = 0; c < 3; ++c) dst[spec.index(X, Y, c)] = values[c * 256 + q[c]];
     }
   }
 }

@@ -12,12 +12,11 @@
 
 #include "imgprep/datasets/input_list.h"
 #include "imgprep/kernels/geometry.h"
+#include "imgprep/kernels/output_spec.h"
 #include "imgprep/kernels/resample_plan.h"
 
 namespace imgprep {
 
-enum class Layout { nchw, nhwc };
-enum class DType { float32, float16, uint8 };
 enum class OutputFormat { npy, images };
 
 struct Options {
