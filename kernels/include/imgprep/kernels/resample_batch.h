@@ -1,0 +1,85 @@
+// A batch of images for the fused resample + crop + channel order + normalise + layout + dtype
+// step: flat tables of every image's plan and buffer offsets, built on the host and read by the
+// CUDA kernel (or by the host reference, which runs the kernel's per-pixel maths on the CPU).
+// BatchTables is not thread-safe; the run functions are.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "imgprep/kernels/output_spec.h"
+#include "imgprep/kernels/pixel4.h"
+#include "imgprep/kernels/resample_pixel.h"
+#include "imgprep/kernels/resample_plan.h"
+
+namespace imgprep {
+
+// One image of a batch. Offsets are in bytes (src, out) or table entries (the rest).
+struct BatchImage {
+  uint64_t src = 0;  // its RGBX pixels, rows of src_w * 4 bytes
+  int src_w = 0, src_h = 0;
+  uint64_t out = 0;  // its tensor
+  int out_w = 0, out_h = 0;
+  uint32_t x_starts = 0, y_starts = 0;    // into BatchTables::starts
+  uint32_t x_weights = 0, y_weights = 0;  // into BatchTables::weights
+  int x_taps = 0, y_taps = 0;
+  int round_intermediate = 0;
+};
+
+class BatchTables {
+ public:
+  // Alignment of every image's pixels and tensor in the batch buffers.
+  static constexpr uint64_t kAlign = 256;
+
+  void clear();
+  // Adds an image whose decoded pixels (src_w x src_h RGBX) the plan indexes, with an output of
+  // out_w x out_h in `format`. Returns the image's entry (its src/out offsets tell the caller
+  // where to put its pixels and find its tensor).
+  const BatchImage& add(int src_w, int src_h, const ResizePlan& plan, int out_w, int out_h,
+                        const OutputSpec& format);
+
+  const std::vector<BatchImage>& images() const { return images_; }
+  const std::vector<int32_t>& starts() const { return starts_; }
+  const std::vector<float>& weights() const { return weights_; }
+  uint64_t src_bytes() const { return src_bytes_; }
+  uint64_t out_bytes() const { return out_bytes_; }
+  int max_out_w() const { return max_out_w_; }
+  int max_out_h() const { return max_out_h_; }
+
+ private:
+  std::vector<BatchImage> images_;
+  std::vector<int32_t> starts_;
+  std::vector<float> weights_;
+  uint64_t src_bytes_ = 0, out_bytes_ = 0;
+  int max_out_w_ = 0, max_out_h_ = 0;
+};
+
+// The kernel's maths on the CPU, pixel by pixel: src and out are the batch buffers laid out as
+// the tables say. `format` gives layout, dtype, channel order, normalisation and pad value.
+void resample_batch_on_host(const BatchTables& tables, const OutputSpec& format,
+                            const uint8_t* src, uint8_t* out);
+
+// Output pixel (X, Y) of one image of a batch: the per-pixel body of the kernel and of the host
+// reference.
+IMGPREP_HD inline void resample_batch_pixel(const BatchImage& image, const int32_t* starts,
+                                            const float* weights, const OutputSpec& format,
+                                            const uint8_t* src, uint8_t* out, int X, int Y) {
+  OutputSpec spec = format;
+  spec.width = image.out_w;
+  spec.height = image.out_h;
+  const int sx = starts[image.x_starts + X], sy = starts[image.y_starts + Y];
+  float q[3] = {spec.pad_value, spec.pad_value, spec.pad_value};
+  if (sx >= 0 && sy >= 0) {
+    const uint32_t* pixels = reinterpret_cast<const uint32_t*>(src + image.src);
+    const int stride = image.src_w;
+    const Pixel4 p = resample_pixel<Pixel4>(
+        [pixels, stride](int x, int y) { return unpack_rgbx(pixels[y * stride + x]); }, sx,
+        weights + image.x_weights + X * image.x_taps, image.x_taps, sy,
+        weights + image.y_weights + Y * image.y_taps, image.y_taps, image.round_intermediate != 0);
+    for (int c = 0; c < 3; ++c) q[c] = p.v[spec.source_lane(c)];
+  }
+  for (int c = 0; c < 3; ++c) store_output(spec, out + image.out, X, Y, c, q[c]);
+}
+
+}  // namespace imgprep

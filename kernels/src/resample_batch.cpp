@@ -1,0 +1,58 @@
+#include "imgprep/kernels/resample_batch.h"
+
+#include <algorithm>
+
+namespace imgprep {
+namespace {
+
+uint64_t align_up(uint64_t v) { return (v + BatchTables::kAlign - 1) / BatchTables::kAlign * BatchTables::kAlign; }
+
+}  // namespace
+
+void BatchTables::clear() {
+  images_.clear();
+  starts_.clear();
+  weights_.clear();
+  src_bytes_ = out_bytes_ = 0;
+  max_out_w_ = max_out_h_ = 0;
+}
+
+const BatchImage& BatchTables::add(int src_w, int src_h, const ResizePlan& plan, int out_w,
+                                   int out_h, const OutputSpec& format) {
+  BatchImage im;
+  im.src = src_bytes_;
+  im.src_w = src_w;
+  im.src_h = src_h;
+  src_bytes_ = align_up(im.src + static_cast<uint64_t>(src_w) * src_h * 4);
+  im.out = out_bytes_;
+  im.out_w = out_w;
+  im.out_h = out_h;
+  out_bytes_ = align_up(im.out + static_cast<uint64_t>(out_w) * out_h * OutputSpec::kChannels *
+                                     format.element_size());
+  im.x_starts = static_cast<uint32_t>(starts_.size());
+  starts_.insert(starts_.end(), plan.x.start.begin(), plan.x.start.end());
+  im.y_starts = static_cast<uint32_t>(starts_.size());
+  starts_.insert(starts_.end(), plan.y.start.begin(), plan.y.start.end());
+  im.x_weights = static_cast<uint32_t>(weights_.size());
+  weights_.insert(weights_.end(), plan.x.weights.begin(), plan.x.weights.end());
+  im.y_weights = static_cast<uint32_t>(weights_.size());
+  weights_.insert(weights_.end(), plan.y.weights.begin(), plan.y.weights.end());
+  im.x_taps = plan.x.taps;
+  im.y_taps = plan.y.taps;
+  im.round_intermediate = plan.round_intermediate ? 1 : 0;
+  max_out_w_ = std::max(max_out_w_, out_w);
+  max_out_h_ = std::max(max_out_h_, out_h);
+  images_.push_back(im);
+  return images_.back();
+}
+
+void resample_batch_on_host(const BatchTables& tables, const OutputSpec& format,
+                            const uint8_t* src, uint8_t* out) {
+  for (const BatchImage& image : tables.images())
+    for (int Y = 0; Y < image.out_h; ++Y)
+      for (int X = 0; X < image.out_w; ++X)
+        resample_batch_pixel(image, tables.starts().data(), tables.weights().data(), format, src,
+                             out, X, Y);
+}
+
+}  // namespace imgprep

@@ -1,0 +1,211 @@
+"""Shared helpers for the end-to-end tests of the `imgprep` command.
+
+Every test runs the real binary on real files and reads what it wrote with numpy, then compares
+with an independent reference (Pillow, OpenCV, torchvision).
+
+Environment (set by CTest; the fallbacks let `pytest tests/python` work from a build tree):
+  IMGPREP           the imgprep binary (default: build/bin/imgprep)
+  IMGPREP_FIXTURES  output of tests/fixtures/make_fixtures.py (default: generated per session)
+  IMGPREP_SAMPLE    datasets/sample
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+REPO = Path(__file__).resolve().parents[2]
+IMGPREP = Path(os.environ.get("IMGPREP", REPO / "build" / "bin" / "imgprep"))
+SAMPLE = Path(os.environ.get("IMGPREP_SAMPLE", REPO / "datasets" / "sample"))
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir(tmp_path_factory):
+    """The generated fixture tree (exif/, formats/, bad/, sizes/)."""
+    if os.environ.get("IMGPREP_FIXTURES"):
+        path = Path(os.environ["IMGPREP_FIXTURES"])
+    else:
+        path = tmp_path_factory.mktemp("fixtures")
+        subprocess.run([sys.executable, str(REPO / "tests/fixtures/make_fixtures.py"), str(path)],
+                       check=True, capture_output=True)
+    assert (path / "sizes").is_dir(), f"no fixtures in {path}"
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_dir():
+    assert SAMPLE.is_dir(), f"no sample data set at {SAMPLE}"
+    return SAMPLE
+
+
+# --------------------------------------------------------------------------------------------
+# Running imgprep and reading its outputs
+# --------------------------------------------------------------------------------------------
+
+class Run:
+    """One finished `imgprep run`: exit code, captured streams and the output folder."""
+
+    def __init__(self, proc, out):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.out = Path(out)
+
+    def __repr__(self):
+        return f"Run(rc={self.rc}, out={self.out}, stderr={self.stderr!r})"
+
+    @property
+    def manifest(self):
+        with open(self.out / "manifest.jsonl") as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def row(self, path):
+        rows = [r for r in self.manifest if r["path"] == path]
+        assert len(rows) == 1, f"{path}: {len(rows)} manifest rows"
+        return rows[0]
+
+    @property
+    def meta(self):
+        return json.loads((self.out / "meta.json").read_text())
+
+    def shard_files(self):
+        return sorted(self.out.glob("shard-*.npy"))
+
+    def label_files(self):
+        return sorted(self.out.glob("labels-*.npy"))
+
+    def shards(self):
+        return [np.load(p, mmap_mode="r") for p in self.shard_files()]
+
+    def array(self):
+        """All shards concatenated along the first axis."""
+        return np.concatenate([np.asarray(s) for s in self.shards()])
+
+    def labels(self):
+        return np.concatenate([np.load(p) for p in self.label_files()])
+
+    def output(self, path):
+        """The npy item written for the input `path` (as the manifest names it)."""
+        row = self.row(path)
+        assert row["status"] == "ok", row
+        shard = np.load(self.out / f"shard-{row['shard']:05d}.npy", mmap_mode="r")
+        return np.array(shard[row["row"]])
+
+    def outputs(self):
+        """{manifest path: npy item} for every ok row."""
+        shards = [np.asarray(s) for s in self.shards()]
+        return {r["path"]: shards[r["shard"]][r["row"]]
+                for r in self.manifest if r["status"] == "ok"}
+
+    def ok_paths(self):
+        return [r["path"] for r in self.manifest if r["status"] == "ok"]
+
+    def failed(self):
+        return {r["path"]: r for r in self.manifest if r["status"] == "failed"}
+
+
+def run_imgprep(inp, out, *args, expect=0, quiet=True, **kwargs):
+    """Runs `imgprep run INPUT -o OUT ARGS...`; asserts the exit code unless expect is None."""
+    cmd = [str(IMGPREP), "run", str(inp), "-o", str(out), *map(str, args)]
+    if quiet:
+        cmd.append("-q")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kwargs)
+    run = Run(proc, out)
+    if expect is not None:
+        assert run.rc == expect, f"{' '.join(cmd)}\nrc={run.rc}\nstdout:{run.stdout}\nstderr:{run.stderr}"
+    return run
+
+
+@pytest.fixture
+def imgprep(tmp_path):
+    """run_imgprep writing into a fresh tmp_path/out-N folder: imgprep(INPUT, *args, expect=0)."""
+    counter = iter(range(1_000_000))
+
+    def go(inp, *args, **kwargs):
+        return run_imgprep(inp, tmp_path / f"out-{next(counter)}", *args, **kwargs)
+
+    return go
+
+
+def write_list(path, files):
+    """A list-file INPUT naming `files`, one per line."""
+    path = Path(path)
+    path.write_text("".join(f"{f}\n" for f in files))
+    return path
+
+
+def copy_files(files, dest):
+    """Copies files into one flat folder; returns it."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        shutil.copy(f, dest / Path(f).name)
+    return dest
+
+
+# --------------------------------------------------------------------------------------------
+# References
+# --------------------------------------------------------------------------------------------
+
+def pil_open_rgb(path, exif=True):
+    """The upright (EXIF-applied) image as PIL RGB, the way torchvision users load it."""
+    with Image.open(path) as im:
+        im.load()
+        if exif:
+            im = ImageOps.exif_transpose(im)
+        return im.convert("RGB")
+
+
+def rgb_array(path, exif=True):
+    return np.asarray(pil_open_rgb(path, exif))
+
+
+def to_hwc(item, layout):
+    """One npy item as HWC."""
+    return np.asarray(item) if layout == "nhwc" else np.asarray(item).transpose(1, 2, 0)
+
+
+def max_diff(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape, f"shape {a.shape} != {b.shape}"
+    if a.size == 0:
+        return 0.0
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max())
+
+
+def mean_diff(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape, f"shape {a.shape} != {b.shape}"
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean())
+
+
+def letterbox_reference(img, width, height, pad=114):
+    """Ultralytics' LetterBox (auto=False, scaleup=True, center=True), written out independently
+    with OpenCV: cv2.resize INTER_LINEAR, then a constant border. Python round is half-to-even.
+    Returns None where Ultralytics would ask cv2 for an empty image."""
+    import cv2
+
+    h, w = img.shape[:2]
+    r = min(width / w, height / h)
+    nw, nh = int(round(w * r)), int(round(h * r))
+    if nw == 0 or nh == 0:
+        return None
+    dw, dh = (width - nw) / 2, (height - nh) / 2
+    if (w, h) != (nw, nh):
+        img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
+    left, right = int(round(dw - 0.1)), int(round(dw + 0.1))
+    return cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_CONSTANT,
+                              value=(pad, pad, pad))
+
+
+def report(request, text):
+    """Records a finding in the test report (shown with -rA / in the JUnit XML) and on stdout."""
+    request.node.user_properties.append(("finding", text))
+    print(text)

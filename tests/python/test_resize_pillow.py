@@ -1,0 +1,104 @@
+"""--antialias on claims Pillow's Image.resize semantics: compare stretch resizes with Pillow.
+
+Inputs are lossless PNGs (the fixtures' sizes/*.png and three sample PNGs, one of them gray), so
+both sides start from identical pixels. Each target size is a different scale factor for each
+input: downscales around 0.68x, 0.5x, 0.23x, a 2.3x upscale and mixed (up in x, down in y).
+"""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import copy_files, max_diff, pil_open_rgb, report
+
+FILTERS = {
+    "nearest": Image.NEAREST,
+    "linear": Image.BILINEAR,
+    "cubic": Image.BICUBIC,
+    "area": Image.BOX,
+    "lanczos": Image.LANCZOS,
+}
+# Scale factors named for the 500x375 / 375x500 fixtures; the other inputs get other factors.
+TARGETS = [(340, 255), (250, 188), (115, 86), (1150, 862), (76, 39), (600, 100)]
+SAMPLE_PNGS = ["animals/chelsea-small.png", "space/astronaut-portrait.png", "textures/gravel.png"]
+
+
+@pytest.fixture(scope="module")
+def inputs(fixtures_dir, sample_dir, tmp_path_factory):
+    files = sorted((fixtures_dir / "sizes").glob("*.png")) + [sample_dir / p for p in SAMPLE_PNGS]
+    folder = copy_files(files, tmp_path_factory.mktemp("resize-inputs"))
+    return folder, {f.name: pil_open_rgb(folder / f.name) for f in files}
+
+
+def run_stretch(imgprep, folder, interp, width, height):
+    run = imgprep(folder, "--resize", f"{width}x{height}", "--interp", interp, "--antialias", "on",
+                  "--dtype", "uint8", "--layout", "nhwc", "--shard-size", 1000)
+    outputs = run.outputs()
+    assert run.shard_files() and len(run.shard_files()) == 1
+    return outputs
+
+
+def diffs_vs_pillow(outputs, images, interp, width, height):
+    assert sorted(outputs) == sorted(images)
+    return {name: max_diff(outputs[name], np.asarray(im.resize((width, height), FILTERS[interp])))
+            for name, im in images.items()}
+
+
+@pytest.mark.parametrize("width,height", TARGETS, ids=[f"{w}x{h}" for w, h in TARGETS])
+@pytest.mark.parametrize("interp", ["linear", "cubic", "lanczos", "area"])
+def test_matches_pillow_within_one_level(imgprep, inputs, interp, width, height):
+    folder, images = inputs
+    diffs = diffs_vs_pillow(run_stretch(imgprep, folder, interp, width, height), images, interp,
+                            width, height)
+    worst = {name: d for name, d in diffs.items() if d > 1}
+    assert not worst, f"{interp} {width}x{height}: max |imgprep - Pillow| > 1 for {worst}"
+
+
+def pillow_nearest_index(n_in, n_out):
+    """Source index per output index as Pillow's NEAREST resize computes it: the position
+    (i + 0.5) * n_in / n_out is accumulated in double steps, then truncated."""
+    step = n_in / n_out
+    pos, index = step * 0.5, []
+    for _ in range(n_out):
+        index.append(int(pos))
+        pos += step
+    return np.array(index)
+
+
+@pytest.mark.parametrize("width,height", TARGETS, ids=[f"{w}x{h}" for w, h in TARGETS])
+def test_nearest_copies_source_pixels(imgprep, inputs, width, height):
+    """Every output pixel is the source pixel at (or, where the sample position falls exactly on
+    a pixel boundary, next to) the position Pillow samples."""
+    folder, images = inputs
+    outputs = run_stretch(imgprep, folder, "nearest", width, height)
+    for name, im in images.items():
+        src = np.asarray(im)
+        ys = pillow_nearest_index(im.height, height)
+        xs = pillow_nearest_index(im.width, width)
+        candidates = [src[np.ix_(np.minimum(ys + dy, im.height - 1), np.minimum(xs + dx, im.width - 1))]
+                      for dy in (0, 1) for dx in (0, 1)]
+        ok = np.zeros((height, width), bool)
+        for c in candidates:
+            ok |= (outputs[name] == c).all(axis=-1)
+        assert ok.all(), f"{name}: {np.count_nonzero(~ok)} pixels are not a nearby source pixel"
+
+
+@pytest.mark.parametrize("width,height", TARGETS, ids=[f"{w}x{h}" for w, h in TARGETS])
+def test_nearest_matches_pillow_exactly(request, imgprep, inputs, width, height):
+    folder, images = inputs
+    outputs = run_stretch(imgprep, folder, "nearest", width, height)
+    mismatched = {}
+    for name, im in images.items():
+        ref = np.asarray(im.resize((width, height), Image.NEAREST))
+        assert np.array_equal(ref, np.asarray(im)[np.ix_(pillow_nearest_index(im.height, height),
+                                                         pillow_nearest_index(im.width, width))])
+        differing = (outputs[name] != ref).any(axis=-1)
+        if differing.any():
+            # A column (row) sampled from a different source column (row) differs almost
+            # everywhere along it.
+            mismatched[name] = (f"{differing.mean():.2%} of pixels, max |diff| "
+                                f"{max_diff(outputs[name], ref):.0f}, columns "
+                                f"{np.flatnonzero(differing.mean(axis=0) > 0.5)[:4].tolist()}, rows "
+                                f"{np.flatnonzero(differing.mean(axis=1) > 0.5)[:4].tolist()}")
+    report(request, f"nearest {width}x{height} vs Pillow NEAREST: {mismatched or 'exact'}")
+    assert not mismatched, f"nearest {width}x{height} differs from Pillow NEAREST: {mismatched}"
