@@ -13,6 +13,7 @@ void BatchTables::clear() {
   images_.clear();
   starts_.clear();
   weights_.clear();
+  fixed_.clear();
   src_bytes_ = out_bytes_ = 0;
   max_out_w_ = max_out_h_ = 0;
 }
@@ -33,13 +34,22 @@ const BatchImage& BatchTables::add(int src_w, int src_h, const ResizePlan& plan,
   starts_.insert(starts_.end(), plan.x.start.begin(), plan.x.start.end());
   im.y_starts = static_cast<uint32_t>(starts_.size());
   starts_.insert(starts_.end(), plan.y.start.begin(), plan.y.start.end());
-  im.x_weights = static_cast<uint32_t>(weights_.size());
-  weights_.insert(weights_.end(), plan.x.weights.begin(), plan.x.weights.end());
-  im.y_weights = static_cast<uint32_t>(weights_.size());
-  weights_.insert(weights_.end(), plan.y.weights.begin(), plan.y.weights.end());
+  auto add_weights = [this](const AxisPlan& axis) {
+    const auto at = static_cast<uint32_t>(weights_.size());
+    weights_.insert(weights_.end(), axis.weights.begin(), axis.weights.end());
+    if (axis.fixed.empty())
+      fixed_.resize(weights_.size(), 0);
+    else
+      fixed_.insert(fixed_.end(), axis.fixed.begin(), axis.fixed.end());
+    return at;
+  };
+  im.x_weights = add_weights(plan.x);
+  im.y_weights = add_weights(plan.y);
   im.x_taps = plan.x.taps;
   im.y_taps = plan.y.taps;
-  im.round_intermediate = plan.round_intermediate ? 1 : 0;
+  im.pillow_rounding = plan.pillow_rounding ? 1 : 0;
+  im.x_tie_eps = plan.x.tie_eps;
+  im.y_tie_eps = plan.y.tie_eps;
   max_out_w_ = std::max(max_out_w_, out_w);
   max_out_h_ = std::max(max_out_h_, out_h);
   images_.push_back(im);
@@ -48,11 +58,12 @@ const BatchImage& BatchTables::add(int src_w, int src_h, const ResizePlan& plan,
 
 void resample_batch_on_host(const BatchTables& tables, const OutputSpec& format,
                             const uint8_t* src, uint8_t* out) {
+  const BatchArrays arrays{tables.images().data(), tables.starts().data(),
+                          tables.weights().data(), tables.fixed().data()};
   for (const BatchImage& image : tables.images())
     for (int Y = 0; Y < image.out_h; ++Y)
       for (int X = 0; X < image.out_w; ++X)
-        resample_batch_pixel(image, tables.starts().data(), tables.weights().data(), format, src,
-                             out, X, Y);
+        resample_batch_pixel(image, arrays, format, src, out, X, Y);
 }
 
 }  // namespace imgprep

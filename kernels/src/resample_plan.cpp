@@ -34,15 +34,19 @@ double sinc(double x) {
 }
 double pil_lanczos(double x) { return (x > -3.0 && x < 3.0) ? sinc(x) * sinc(x / 3) : 0.0; }
 
+// Image.NEAREST samples the source pixel under the output pixel's centre. Pillow walks the
+// centres by adding the scale once per pixel (ImagingScaleAffine), and its sums can land just
+// below an integer where the product would not, so positions are accumulated the same way.
+std::vector<int> pillow_nearest_positions(int in_size, double scale, int resized) {
+  std::vector<int> positions(resized);
+  double pos = scale * 0.5;
+  for (int u = 0; u < resized; ++u, pos += scale)
+    positions[u] = std::clamp(static_cast<int>(pos), 0, in_size - 1);
+  return positions;
+}
+
 Window pillow_window(int in_size, double scale, int u, Interp interp) {
   Window win;
-  if (interp == Interp::nearest) {
-    // Image.NEAREST samples the source pixel under the output pixel's centre.
-    const int sx = std::min(static_cast<int>(std::floor((u + 0.5) * scale)), in_size - 1);
-    win.first = std::max(sx, 0);
-    win.w = {1.0};
-    return win;
-  }
   double (*filter)(double) = pil_triangle;
   double support = 1.0;
   switch (interp) {
@@ -161,10 +165,19 @@ Window opencv_window(int in_size, double extent, int resized, int u, Interp inte
   return clamped_window(in_size, sx - ksize / 2 + 1, c, ksize);
 }
 
+// Pillow's normalize_coeffs_8bpc: weights as 22-bit fixed point, rounded away from zero.
+int32_t pillow_fixed(double w) {
+  constexpr double kOne = 1 << 22;
+  return static_cast<int32_t>(w < 0 ? -0.5 + w * kOne : 0.5 + w * kOne);
+}
+
 AxisPlan make_axis_plan(int in_size, double extent, int resized, int out_size, int offset,
                         const ResampleMethod& method, bool area_shrinks) {
   std::vector<Window> windows(out_size);
   const double pil_scale = extent / resized;
+  const bool pillow_nearest = method.antialias && method.interp == Interp::nearest;
+  const std::vector<int> nearest =
+      pillow_nearest ? pillow_nearest_positions(in_size, pil_scale, resized) : std::vector<int>{};
   int taps = 1;
   for (int i = 0; i < out_size; ++i) {
     const int u = i + offset;
@@ -172,15 +185,25 @@ AxisPlan make_axis_plan(int in_size, double extent, int resized, int out_size, i
       windows[i].first = -1;
       continue;
     }
-    windows[i] = method.antialias
-                     ? pillow_window(in_size, pil_scale, u, method.interp)
-                     : opencv_window(in_size, extent, resized, u, method.interp, area_shrinks);
+    if (pillow_nearest)
+      windows[i] = Window{nearest[u], {1.0}};
+    else if (method.antialias)
+      windows[i] = pillow_window(in_size, pil_scale, u, method.interp);
+    else
+      windows[i] = opencv_window(in_size, extent, resized, u, method.interp, area_shrinks);
     taps = std::max(taps, static_cast<int>(windows[i].w.size()));
   }
+  const bool fixed = method.antialias && !pillow_nearest;
   AxisPlan plan;
   plan.taps = taps;
   plan.start.resize(out_size);
   plan.weights.assign(static_cast<size_t>(out_size) * taps, 0.f);
+  if (fixed) {
+    plan.fixed.assign(plan.weights.size(), 0);
+    // |float sum - fixed-point sum| <= taps * 255 * (2^-23 for Pillow's weight rounding, ~1.4e-7
+    // for float weights and accumulation); about twice that is the bound.
+    plan.tie_eps = static_cast<float>(taps + 1) * 255.f * 5e-7f;
+  }
   for (int i = 0; i < out_size; ++i) {
     const Window& win = windows[i];
     if (win.first < 0) {
@@ -190,9 +213,11 @@ AxisPlan make_axis_plan(int in_size, double extent, int resized, int out_size, i
     // Shift windows that would run past the end; the extra taps carry zero weight.
     const int start = std::min(win.first, in_size - taps);
     plan.start[i] = start;
-    for (size_t k = 0; k < win.w.size(); ++k)
-      plan.weights[static_cast<size_t>(i) * taps + (win.first - start) + k] =
-          static_cast<float>(win.w[k]);
+    for (size_t k = 0; k < win.w.size(); ++k) {
+      const size_t at = static_cast<size_t>(i) * taps + (win.first - start) + k;
+      plan.weights[at] = static_cast<float>(win.w[k]);
+      if (fixed) plan.fixed[at] = pillow_fixed(win.w[k]);
+    }
   }
   return plan;
 }
@@ -228,7 +253,7 @@ ResizePlan make_resize_plan(int src_w, int src_h, double extent_w, double extent
                           placement.offset_x, method, area_shrinks);
   plan.y = make_axis_plan(src_h, extent_h, placement.resized_h, placement.out_h,
                           placement.offset_y, method, area_shrinks);
-  plan.round_intermediate = method.antialias && method.interp != Interp::nearest;
+  plan.pillow_rounding = method.antialias && method.interp != Interp::nearest;
   return plan;
 }
 

@@ -35,6 +35,41 @@ inline F4 load_pixel(const uint8_t* p) {
   return {_mm_cvtepi32_ps(_mm_unpacklo_epi16(_mm_unpacklo_epi8(b, zero), zero))};
 }
 
+// Pillow's rounding (pillow_quantize), four lanes at a time: q gets the lane-wise half-up
+// rounding; returns true when a colour lane lies within tie_eps of a rounding boundary, where
+// only the exact fixed-point sum decides (pillow_exact4).
+struct TieBand {
+  explicit TieBand(float tie_eps)
+      : half(_mm_set1_ps(0.5f)), top(_mm_set1_ps(255.f)), sign(_mm_set1_ps(-0.f)),
+        lo(_mm_set1_ps(0.5f - tie_eps)), hi(_mm_set1_ps(0.5f + tie_eps)) {}
+  __m128 half, top, sign, lo, hi;
+};
+
+// quantize_u8 (u = v + 0.5, clamped, truncated) with the tie test on u's distance to an integer.
+inline bool pillow_round4(F4 v, const TieBand& band, F4& q) {
+  const __m128 u = _mm_add_ps(v.v, band.half);
+  q = {_mm_cvtepi32_ps(_mm_cvttps_epi32(_mm_max_ps(_mm_min_ps(u, band.top), _mm_setzero_ps())))};
+  const __m128 a = _mm_andnot_ps(band.sign, _mm_sub_ps(_mm_sub_ps(u, q.v), band.half));
+  const __m128 near = _mm_and_ps(_mm_cmpgt_ps(a, band.lo), _mm_cmplt_ps(a, band.hi));
+  return (_mm_movemask_ps(near) & 7) != 0;
+}
+
+// The rare case: every lane through pillow_quantize, with the exact fixed-point sum over the
+// taps (pixels[k * stride], 8-bit values held as floats). Kept out of the loops above it.
+[[gnu::noinline]] F4 pillow_exact4(F4 v, float tie_eps, const int32_t* fixed, int taps,
+                                   const F4* pixels, size_t stride) {
+  alignas(16) float lanes[4];
+  _mm_store_ps(lanes, v.v);
+  for (int c = 0; c < 4; ++c)
+    lanes[c] = pillow_quantize(lanes[c], tie_eps, [&] {
+      int64_t s = 0;
+      for (int k = 0; k < taps; ++k)
+        s += int64_t{fixed[k]} * static_cast<int>(reinterpret_cast<const float*>(pixels + k * stride)[c]);
+      return s;
+    });
+  return {_mm_load_ps(lanes)};
+}
+
 // Calls body(std::integral_constant<int, taps>) for small tap counts so the weighted sums
 // unroll, and body(taps) otherwise.
 template <class Body>
@@ -52,6 +87,66 @@ void with_taps(int taps, Body body) {
   }
 }
 
+// The loops take everything as plain values: stores through F4 (an __m128, which may alias
+// anything) would otherwise make the compiler reload every captured variable per pixel.
+
+// One source row (converted to floats) into W horizontally resampled pixels.
+template <class Taps>
+void resample_row(const F4* row, const int* starts, const F4* wx, Taps taps, int W, bool pillow,
+                  const int32_t* fixed, float eps, int* tie_list, F4* out) {
+  const TieBand band(eps);
+  int ties = 0;
+  for (int X = 0; X < W; ++X) {
+    if (starts[X] < 0) continue;
+    const F4* first = row + starts[X];
+    const F4 acc = weighted_sum<F4>([first](int k) { return first[k]; }, wx + X * taps, taps);
+    if (!pillow) {
+      out[X] = acc;
+      continue;
+    }
+    F4 q;
+    const bool tie = pillow_round4(acc, band, q);
+    out[X] = q;
+    tie_list[ties] = X;
+    ties += tie;
+  }
+  for (int i = 0; i < ties; ++i) {
+    const int X = tie_list[i];
+    const F4* first = row + starts[X];
+    const F4 acc = weighted_sum<F4>([first](int k) { return first[k]; }, wx + X * taps, taps);
+    out[X] = pillow_exact4(acc, eps, fixed + static_cast<size_t>(X) * taps, taps, first, 1);
+  }
+}
+
+// W output pixels from `taps` horizontally resampled rows (first, first + W, ...).
+template <class Taps>
+void resample_column(const F4* first, const int* x_starts, const F4* wy, Taps taps, int W,
+                     bool pillow, const int32_t* fixed, float eps, int* tie_list, F4* out) {
+  auto sum = [first, wy, taps, W](int X) {
+    const F4* column = first + X;
+    return weighted_sum<F4>([column, W](int k) { return column[static_cast<size_t>(k) * W]; },
+                            wy, taps);
+  };
+  const TieBand band(eps);
+  int ties = 0;
+  for (int X = 0; X < W; ++X) {
+    if (x_starts[X] < 0) continue;
+    if (!pillow) {
+      out[X] = quantize_u8(sum(X));
+      continue;
+    }
+    F4 q;
+    const bool tie = pillow_round4(sum(X), band, q);
+    out[X] = q;
+    tie_list[ties] = X;
+    ties += tie;
+  }
+  for (int i = 0; i < ties; ++i) {
+    const int X = tie_list[i];
+    out[X] = pillow_exact4(sum(X), eps, fixed, taps, first + X, static_cast<size_t>(W));
+  }
+}
+
 // Horizontal pass: rows [y0, y1) of src into b.rows (W float RGBX pixels a row).
 void horizontal_pass(const DecodedImage& src, const ResizePlan& plan, int W, int y0, int y1,
                      Buffers& b) {
@@ -59,46 +154,36 @@ void horizontal_pass(const DecodedImage& src, const ResizePlan& plan, int W, int
   b.weights_x.resize(px.weights.size() * 4);
   for (size_t i = 0; i < px.weights.size(); ++i)
     for (int l = 0; l < 4; ++l) b.weights_x[i * 4 + l] = px.weights[i];
-  const F4* wx = reinterpret_cast<const F4*>(b.weights_x.data());
   const int x0 = px.first_source(), x1 = px.last_source();
   b.row.resize(static_cast<size_t>(src.width) * 4);
-  F4* row = reinterpret_cast<F4*>(b.row.data());
   b.rows.resize(static_cast<size_t>(y1 - y0) * W * 4);
+  b.ties.resize(static_cast<size_t>(W));
+  F4* row = reinterpret_cast<F4*>(b.row.data());
   F4* tmp = reinterpret_cast<F4*>(b.rows.data());
-
+  const F4* wx = reinterpret_cast<const F4*>(b.weights_x.data());
   with_taps(px.taps, [&](auto taps) {
     for (int y = y0; y < y1; ++y) {
       const uint8_t* pixels = src.pixels.data() + static_cast<size_t>(y) * src.width * 4;
       for (int x = x0; x < x1; ++x) row[x] = load_pixel(pixels + 4 * x);
-      F4* out = tmp + static_cast<size_t>(y - y0) * W;
-      for (int X = 0; X < W; ++X) {
-        if (px.is_pad(X)) continue;
-        const F4* first = row + px.start[X];
-        F4 acc = weighted_sum<F4>([first](int k) { return first[k]; }, wx + X * taps, taps);
-        if (plan.round_intermediate) acc = quantize_u8(acc);
-        out[X] = acc;
-      }
+      resample_row(row, px.start.data(), wx, taps, W, plan.pillow_rounding, px.fixed.data(),
+                   px.tie_eps, b.ties.data(), tmp + static_cast<size_t>(y - y0) * W);
     }
   });
 }
 
 // Vertical pass for output row Y: out[X] = the 8-bit-rounded pixel, or nothing for pad columns.
 void vertical_pass(const ResizePlan& plan, int W, int Y, int y0, Buffers& b, F4* out) {
-  const AxisPlan& px = plan.x;
   const AxisPlan& py = plan.y;
+  const size_t at = static_cast<size_t>(Y) * py.taps;
   const F4* first = reinterpret_cast<const F4*>(b.rows.data()) +
                     static_cast<size_t>(py.start[Y] - y0) * W;
   b.weights_y.resize(static_cast<size_t>(py.taps) * 4);
   F4* wy = reinterpret_cast<F4*>(b.weights_y.data());
-  for (int k = 0; k < py.taps; ++k) wy[k] = {_mm_set1_ps(py.weights[static_cast<size_t>(Y) * py.taps + k])};
+  for (int k = 0; k < py.taps; ++k) wy[k] = {_mm_set1_ps(py.weights[at + k])};
+  const int32_t* fixed = plan.pillow_rounding ? py.fixed.data() + at : nullptr;
   with_taps(py.taps, [&](auto taps) {
-    for (int X = 0; X < W; ++X) {
-      if (px.is_pad(X)) continue;
-      const F4* column = first + X;
-      out[X] = quantize_u8(
-          weighted_sum<F4>([column, W](int k) { return column[static_cast<size_t>(k) * W]; },
-                           wy, taps));
-    }
+    resample_column(first, plan.x.start.data(), wy, taps, W, plan.pillow_rounding, fixed,
+                    py.tie_eps, b.ties.data(), out);
   });
 }
 

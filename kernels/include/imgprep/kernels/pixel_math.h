@@ -29,6 +29,21 @@ IMGPREP_HD inline T quantize_u8(T v) {
 }
 
 // out = (v * scale - mean) / std, per output channel.
+// Pillow's 8-bit rounding of a resampled value: clamp(floor(S / 2^22 + 0.5), 0, 255), where S is
+// the integer sum of 8-bit pixels times 22-bit fixed-point weights. v, the float sum, is within
+// tie_eps of S / 2^22, so it rounds the same way unless v + 0.5 lies that close to an integer;
+// only then is exact_sum() (returning S) called. (Beyond [0, 256) both clamp alike.)
+template <class ExactSum>
+IMGPREP_HD inline float pillow_quantize(float v, float tie_eps, ExactSum exact_sum) {
+  const float u = v + 0.5f;
+  const float q = truncate(clamp(u, 0.f, 255.f));  // quantize_u8(v)
+  const float d = u - q;                           // in [0, 1) unless u was clamped
+  const float a = d < 0.5f ? 0.5f - d : d - 0.5f;  // 0.5 exactly when u is an integer
+  if (a <= 0.5f - tie_eps || a >= 0.5f + tie_eps) return q;
+  const int64_t s = (exact_sum() + (int64_t{1} << 21)) >> 22;
+  return static_cast<float>(s < 0 ? 0 : (s > 255 ? 255 : s));
+}
+
 struct Normalization {
   float scale[3];
   float mean[3];

@@ -22,9 +22,10 @@ struct BatchImage {
   uint64_t out = 0;  // its tensor
   int out_w = 0, out_h = 0;
   uint32_t x_starts = 0, y_starts = 0;    // into BatchTables::starts
-  uint32_t x_weights = 0, y_weights = 0;  // into BatchTables::weights
+  uint32_t x_weights = 0, y_weights = 0;  // into BatchTables::weights and ::fixed
   int x_taps = 0, y_taps = 0;
-  int round_intermediate = 0;
+  int pillow_rounding = 0;
+  float x_tie_eps = 0, y_tie_eps = 0;
 };
 
 class BatchTables {
@@ -42,6 +43,7 @@ class BatchTables {
   const std::vector<BatchImage>& images() const { return images_; }
   const std::vector<int32_t>& starts() const { return starts_; }
   const std::vector<float>& weights() const { return weights_; }
+  const std::vector<int32_t>& fixed() const { return fixed_; }  // parallel to weights()
   uint64_t src_bytes() const { return src_bytes_; }
   uint64_t out_bytes() const { return out_bytes_; }
   int max_out_w() const { return max_out_w_; }
@@ -51,6 +53,7 @@ class BatchTables {
   std::vector<BatchImage> images_;
   std::vector<int32_t> starts_;
   std::vector<float> weights_;
+  std::vector<int32_t> fixed_;
   uint64_t src_bytes_ = 0, out_bytes_ = 0;
   int max_out_w_ = 0, max_out_h_ = 0;
 };
@@ -60,23 +63,36 @@ class BatchTables {
 void resample_batch_on_host(const BatchTables& tables, const OutputSpec& format,
                             const uint8_t* src, uint8_t* out);
 
+// The device-side view of BatchTables' arrays.
+struct BatchArrays {
+  const BatchImage* images;
+  const int32_t* starts;
+  const float* weights;
+  const int32_t* fixed;
+};
+
 // Output pixel (X, Y) of one image of a batch: the per-pixel body of the kernel and of the host
 // reference.
-IMGPREP_HD inline void resample_batch_pixel(const BatchImage& image, const int32_t* starts,
-                                            const float* weights, const OutputSpec& format,
-                                            const uint8_t* src, uint8_t* out, int X, int Y) {
+IMGPREP_HD inline void resample_batch_pixel(const BatchImage& image, const BatchArrays& a,
+                                            const OutputSpec& format, const uint8_t* src,
+                                            uint8_t* out, int X, int Y) {
   OutputSpec spec = format;
   spec.width = image.out_w;
   spec.height = image.out_h;
-  const int sx = starts[image.x_starts + X], sy = starts[image.y_starts + Y];
+  const int sx = a.starts[image.x_starts + X], sy = a.starts[image.y_starts + Y];
   float q[3] = {spec.pad_value, spec.pad_value, spec.pad_value};
   if (sx >= 0 && sy >= 0) {
     const uint32_t* pixels = reinterpret_cast<const uint32_t*>(src + image.src);
     const int stride = image.src_w;
+    const uint32_t wx = image.x_weights + X * image.x_taps;
+    const uint32_t wy = image.y_weights + Y * image.y_taps;
+    const bool pillow = image.pillow_rounding != 0;
+    const PlanTaps x{sx, a.weights + wx, image.x_taps, pillow ? a.fixed + wx : nullptr,
+                     image.x_tie_eps};
+    const PlanTaps y{sy, a.weights + wy, image.y_taps, pillow ? a.fixed + wy : nullptr,
+                     image.y_tie_eps};
     const Pixel4 p = resample_pixel<Pixel4>(
-        [pixels, stride](int x, int y) { return unpack_rgbx(pixels[y * stride + x]); }, sx,
-        weights + image.x_weights + X * image.x_taps, image.x_taps, sy,
-        weights + image.y_weights + Y * image.y_taps, image.y_taps, image.round_intermediate != 0);
+        [pixels, stride](int px, int py) { return unpack_rgbx(pixels[py * stride + px]); }, x, y);
     for (int c = 0; c < 3; ++c) q[c] = p.v[spec.source_lane(c)];
   }
   for (int c = 0; c < 3; ++c) store_output(spec, out + image.out, X, Y, c, q[c]);

@@ -3,6 +3,7 @@
 // kernels alike, so both produce the same numbers.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "imgprep/kernels/geometry.h"
@@ -27,6 +28,10 @@ struct AxisPlan {
   int taps = 0;
   std::vector<int> start;
   std::vector<float> weights;
+  // Pillow's rounding (antialias on, except nearest): the same weights as Pillow's 22-bit
+  // fixed-point integers, and a bound on |float sum - Pillow's exact sum| (see pillow_quantize).
+  std::vector<int32_t> fixed;
+  float tie_eps = 0;
 
   int size() const { return static_cast<int>(start.size()); }
   bool is_pad(int i) const { return start[i] < 0; }
@@ -39,8 +44,8 @@ struct AxisPlan {
 
 struct ResizePlan {
   AxisPlan x, y;
-  // Pillow rounds and clamps the horizontal pass to 8 bits before the vertical pass.
-  bool round_intermediate = false;
+  // Pillow's arithmetic: both passes rounded to 8 bits as Pillow's fixed-point sums round.
+  bool pillow_rounding = false;
 };
 
 // src_w/src_h: the decoded image's size. extent_w/extent_h: the part of it, in its own pixels,

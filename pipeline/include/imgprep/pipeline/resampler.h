@@ -21,6 +21,7 @@ class Resampler {
     std::vector<float> row;        // one source row as RGBX floats
     std::vector<float> rows;       // horizontally resampled rows, RGBX floats
     std::vector<float> out_row;    // one vertically resampled, 8-bit-rounded output row
+    std::vector<int> ties;         // columns of a row whose rounding needs the exact sum
     std::vector<float> weights_x;  // plan.x weights, each repeated in four lanes
     std::vector<float> weights_y;  // one row's plan.y weights, likewise
     // Output bytes of each 8-bit value per channel (normalisation and dtype conversion done
