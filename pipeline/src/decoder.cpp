@@ -34,7 +34,7 @@ int exif_orientation(std::span<const uint8_t> exif) {
 }
 
 // Rotates/flips an RGBX image upright for an EXIF orientation 2..8, using spare as scratch.
-void apply_orientation(int orientation, DecodedImage& img, std::vector<uint8_t>& spare) {
+void apply_orientation(int orientation, DecodedImage& img, Bytes& spare) {
   if (orientation == 1) return;
   const bool swap = orientation >= 5;
   const int out_w = swap ? img.height : img.width, out_h = swap ? img.width : img.height;

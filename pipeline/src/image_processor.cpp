@@ -60,7 +60,7 @@ void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
 }
 
 void ImageProcessor::encode_image(const OutputSpec& spec, Job& job) const {
-  std::vector<uint8_t> encoded;
+  Bytes encoded;
   opencv_encode(job.output.data(), spec.width, spec.height, "." + options_.image_format,
                 options_.quality, encoded);
   job.output.swap(encoded);

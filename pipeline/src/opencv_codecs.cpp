@@ -42,14 +42,14 @@ const Plugin& plugin() {
 }
 
 uint8_t* grow(void* context, size_t size) {
-  auto* buffer = static_cast<std::vector<uint8_t>*>(context);
+  auto* buffer = static_cast<Bytes*>(context);
   buffer->resize(size);
   return buffer->data();
 }
 
 }  // namespace
 
-std::pair<int, int> opencv_decode(std::span<const uint8_t> bytes, std::vector<uint8_t>& pixels) {
+std::pair<int, int> opencv_decode(std::span<const uint8_t> bytes, Bytes& pixels) {
   char error[256] = {};
   int width = 0, height = 0;
   if (plugin().decode(bytes.data(), bytes.size(), grow, &pixels, &width, &height, error,
@@ -59,7 +59,7 @@ std::pair<int, int> opencv_decode(std::span<const uint8_t> bytes, std::vector<ui
 }
 
 void opencv_encode(const uint8_t* bgr, int width, int height, const std::string& ext,
-                   int quality, std::vector<uint8_t>& out) {
+                   int quality, Bytes& out) {
   char error[256] = {};
   if (plugin().encode(bgr, width, height, ext.c_str(), quality, grow, &out, error,
                       sizeof error) != 0)

@@ -32,7 +32,7 @@ void read_bytes(png_structp png, png_bytep out, size_t n) {
 }
 
 // Kept free of objects with destructors: libpng reports errors by longjmp.
-bool read_png(png_structp png, png_infop info, std::vector<uint8_t>& pixels,
+bool read_png(png_structp png, png_infop info, Bytes& pixels,
               std::vector<uint8_t*>& rows, PngResult& result) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_read_info(png, info);
@@ -56,7 +56,7 @@ bool read_png(png_structp png, png_infop info, std::vector<uint8_t>& pixels,
 
 }  // namespace
 
-PngResult decode_png(std::span<const uint8_t> bytes, std::vector<uint8_t>& pixels,
+PngResult decode_png(std::span<const uint8_t> bytes, Bytes& pixels,
                      std::vector<uint8_t*>& rows) {
   PngResult result;
   ReadState state{bytes, 0, &result};

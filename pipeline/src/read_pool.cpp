@@ -12,7 +12,7 @@ namespace {
 constexpr off_t kMaxFileBytes = off_t{2} << 30;
 }
 
-std::string read_file(const std::filesystem::path& path, std::vector<uint8_t>& out) {
+std::string read_file(const std::filesystem::path& path, Bytes& out) {
   out.clear();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return std::string("cannot open: ") + std::strerror(errno);

@@ -125,7 +125,7 @@ TEST(GpuMaths, SampleSetWithEveryPreset) {
   std::vector<DecodedImage> images;
   Decoder decoder;
   for (const InputItem& item : list.items) {
-    std::vector<uint8_t> bytes;
+    Bytes bytes;
     if (!read_file(item.path, bytes).empty()) continue;
     DecodedImage img;
     decoder.decode(bytes, DecodeOptions{}, img);

@@ -147,7 +147,7 @@ TEST(ListFolder, DanglingSymlinkWithImageNameBecomesAnItemThatFailsToRead) {
   const InputList list = list_inputs(root.path());
   EXPECT_EQ(rels(list), (std::vector<std::string>{"ok.jpg", "x.jpg"}));
   EXPECT_EQ(list.skipped, 1u);
-  std::vector<uint8_t> bytes;
+  Bytes bytes;
   EXPECT_NE(read_file(find_rel(list, "x.jpg")->path, bytes), "");
   EXPECT_EQ(read_file(find_rel(list, "ok.jpg")->path, bytes), "");
   EXPECT_FALSE(bytes.empty());
@@ -163,7 +163,7 @@ TEST(ListFolder, FifoBecomesAnItemThatReadFileRefusesWithoutBlocking) {
   ASSERT_EQ(rels(list), std::vector<std::string>{"pipe.jpg"});
   EXPECT_EQ(list.skipped, 1u);
 
-  std::vector<uint8_t> bytes;
+  Bytes bytes;
   auto read = std::async(std::launch::async, [&] { return read_file(fifo, bytes); });
   if (read.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
     // Blocked in open() or read(): give it a writer and end-of-file so the test can finish.

@@ -15,6 +15,7 @@
 
 #include "imgprep/datasets/image_format.h"
 #include "imgprep/kernels/geometry.h"
+#include "imgprep/pipeline/bytes.h"
 
 namespace imgprep {
 
@@ -41,7 +42,7 @@ struct Region {
 };
 
 struct DecodedImage {
-  std::vector<uint8_t> pixels;  // RGBX, rows of width * 4 bytes
+  Bytes pixels;  // RGBX, rows of width * 4 bytes
   int width = 0, height = 0;
   // Where pixels' (0, 0) lies in the whole decoded image (non-zero for a region decode).
   int origin_x = 0, origin_y = 0;
@@ -95,7 +96,7 @@ class Decoder {
   std::span<const uint8_t> bytes_;
   ImageInfo info_;
   int orientation_ = 1;
-  std::vector<uint8_t> spare_;  // scratch for CMYK and orientation
+  Bytes spare_;  // scratch for CMYK and orientation
   std::vector<uint8_t*> rows_;
 };
 

@@ -10,14 +10,15 @@
 #include <tbb/concurrent_queue.h>
 
 #include "imgprep/datasets/input_list.h"
+#include "imgprep/pipeline/bytes.h"
 
 namespace imgprep {
 
 struct Job {
   size_t seq = 0;  // position in the run's input order
   const InputItem* item = nullptr;
-  std::vector<uint8_t> encoded;  // file bytes
-  std::vector<uint8_t> output;   // tensor bytes, or the encoded image file
+  Bytes encoded;  // file bytes
+  Bytes output;   // tensor bytes, or the encoded image file
   int width = 0, height = 0;     // original size, upright; 0 when unknown
   std::string error;             // set when the input failed
   std::string warning;

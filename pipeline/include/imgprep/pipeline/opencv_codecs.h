@@ -8,12 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "imgprep/pipeline/bytes.h"
+
 namespace imgprep {
 
 // Decodes to 8-bit RGBX in pixels; returns {width, height}.
-std::pair<int, int> opencv_decode(std::span<const uint8_t> bytes, std::vector<uint8_t>& pixels);
+std::pair<int, int> opencv_decode(std::span<const uint8_t> bytes, Bytes& pixels);
 // Encodes 8-bit BGR pixels as ext (".jpg", ".png", ".webp") into out.
 void opencv_encode(const uint8_t* bgr, int width, int height, const std::string& ext,
-                   int quality, std::vector<uint8_t>& out);
+                   int quality, Bytes& out);
 
 }  // namespace imgprep

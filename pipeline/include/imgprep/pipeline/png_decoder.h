@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "imgprep/pipeline/bytes.h"
+
 namespace imgprep {
 
 struct PngResult {
@@ -17,7 +19,7 @@ struct PngResult {
 };
 
 // pixels is resized to width * height * 4; rows is scratch.
-PngResult decode_png(std::span<const uint8_t> bytes, std::vector<uint8_t>& pixels,
+PngResult decode_png(std::span<const uint8_t> bytes, Bytes& pixels,
                      std::vector<uint8_t*>& rows);
 
 }  // namespace imgprep

@@ -13,7 +13,7 @@
 namespace imgprep {
 
 // Reads a whole regular file; returns an error message, empty on success.
-std::string read_file(const std::filesystem::path& path, std::vector<uint8_t>& out);
+std::string read_file(const std::filesystem::path& path, Bytes& out);
 
 class ReadPool {
  public:

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "imgprep/kernels/resample_plan.h"
+#include "imgprep/pipeline/bytes.h"
 #include "imgprep/pipeline/decoder.h"
 #include "imgprep/pipeline/output_spec.h"
 
@@ -18,9 +19,9 @@ class Resampler {
 
   // Scratch, reused between calls.
   struct Buffers {
-    std::vector<float> row;        // one source row as RGBX floats
-    std::vector<float> rows;       // horizontally resampled rows, RGBX floats
-    std::vector<float> out_row;    // one vertically resampled, 8-bit-rounded output row
+    Buffer<float> row;      // one source row as RGBX floats
+    Buffer<float> rows;     // horizontally resampled rows, RGBX floats
+    Buffer<float> out_row;  // one vertically resampled, 8-bit-rounded output row
     std::vector<int> ties;         // columns of a row whose rounding needs the exact sum
     std::vector<float> weights_x;  // plan.x weights, each repeated in four lanes
     std::vector<float> weights_y;  // one row's plan.y weights, likewise
