@@ -190,14 +190,13 @@ void Decoder::decode_jpeg(DecodedImage& out, const std::optional<Region>& region
   // Regions are read straight from the stored orientation, so only for upright images.
   Region want{0, 0, info_.decoded_width, info_.decoded_height};
   if (region && orientation_ == 1) {
-    // One more iMCU on every side: at a cropped edge libjpeg's chroma upsampling replicates
-    // the edge instead of reading the neighbours, so edge columns would differ.
+    // One more iMCU left and right: at a cropped column edge libjpeg's chroma upsampling
+    // replicates the edge instead of reading the neighbours, so edge columns would differ.
+    // Skipped rows keep their upsampling context (jpeg_skip_scanlines decodes it).
     constexpr int kMargin = 16;
-    const int x0 = std::max(region->x - kMargin, 0), y0 = std::max(region->y - kMargin, 0);
+    const int x0 = std::max(region->x - kMargin, 0);
     want.x = x0;
-    want.y = y0;
     want.width = std::min(region->x + region->width + kMargin, info_.decoded_width) - x0;
-    want.height = std::min(region->y + region->height + kMargin, info_.decoded_height) - y0;
   }
   if (orientation_ >= 5) std::swap(want.width, want.height);
   const size_t row_bytes = static_cast<size_t>(orientation_ >= 5 ? info_.decoded_height
