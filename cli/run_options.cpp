@@ -29,6 +29,13 @@ RunOptionsParser::RunOptionsParser(CLI::App& c) : command_(c) {
   c.add_option("-o,--output", output_, "output folder")->required();
   c.add_option("--preset", preset_, "imagenet, clip or yolo; explicit options override it");
 
+  // Engines.
+  add<S>("--engine", "auto (GPU when present, default), cpu or gpu",
+         [](Options& o, const S& v) { o.engine = parse_engine(v); });
+  add<int>("--device", "CUDA device for the GPU engine (default 0)",
+           [](Options& o, const int& v) { o.device = v; });
+  add<int>("--batch", "images per GPU batch (default 64)",
+           [](Options& o, const int& v) { o.batch = v; });
   // Parallelism.
   add<int>("--io-threads", "threads reading files (default 4)",
            [](Options& o, const int& v) { o.io_threads = v; });

@@ -1,6 +1,7 @@
 #include "imgprep/kernels/resample_batch.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace imgprep {
 namespace {
@@ -18,7 +19,7 @@ void BatchTables::clear() {
   max_out_w_ = max_out_h_ = 0;
 }
 
-const BatchImage& BatchTables::add(int src_w, int src_h, const ResizePlan& plan, int out_w,
+BatchImage BatchTables::add(int src_w, int src_h, const ResizePlan& plan, int out_w,
                                    int out_h, const OutputSpec& format) {
   BatchImage im;
   im.src = src_bytes_;
@@ -53,7 +54,42 @@ const BatchImage& BatchTables::add(int src_w, int src_h, const ResizePlan& plan,
   max_out_w_ = std::max(max_out_w_, out_w);
   max_out_h_ = std::max(max_out_h_, out_h);
   images_.push_back(im);
-  return images_.back();
+  return im;
+}
+
+uint64_t BatchTables::images_at() const { return align_up(src_bytes_); }
+uint64_t BatchTables::starts_at() const {
+  return align_up(images_at() + images_.size() * sizeof(BatchImage));
+}
+uint64_t BatchTables::weights_at() const {
+  return align_up(starts_at() + starts_.size() * sizeof(int32_t));
+}
+uint64_t BatchTables::fixed_at() const {
+  return align_up(weights_at() + weights_.size() * sizeof(float));
+}
+uint64_t BatchTables::staging_bytes() const {
+  return fixed_at() + fixed_.size() * sizeof(int32_t);
+}
+
+void BatchTables::pack_tables(uint8_t* staging) const {
+  std::memcpy(staging + images_at(), images_.data(), images_.size() * sizeof(BatchImage));
+  std::memcpy(staging + starts_at(), starts_.data(), starts_.size() * sizeof(int32_t));
+  std::memcpy(staging + weights_at(), weights_.data(), weights_.size() * sizeof(float));
+  std::memcpy(staging + fixed_at(), fixed_.data(), fixed_.size() * sizeof(int32_t));
+}
+
+DeviceBatch BatchTables::device_view(const uint8_t* staging, uint8_t* out) const {
+  DeviceBatch b;
+  b.src = staging;
+  b.images = reinterpret_cast<const BatchImage*>(staging + images_at());
+  b.starts = reinterpret_cast<const int32_t*>(staging + starts_at());
+  b.weights = reinterpret_cast<const float*>(staging + weights_at());
+  b.fixed = reinterpret_cast<const int32_t*>(staging + fixed_at());
+  b.out = out;
+  b.image_count = static_cast<int>(images_.size());
+  b.max_out_w = max_out_w_;
+  b.max_out_h = max_out_h_;
+  return b;
 }
 
 void resample_batch_on_host(const BatchTables& tables, const OutputSpec& format,

@@ -19,38 +19,33 @@ ImageProcessor::ImageProcessor(const Options& options)
   }
 }
 
-void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
-  if (!job.ok() || job.cancelled) return;
+void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage& image,
+                             ResizePlan& plan, Placement& placement) const {
+  StageTimer timer(stats, Stage::decode);
+  const ImageInfo info = s.decoder.open(job.encoded, decode_);
+  job.width = info.width;
+  job.height = info.height;
+  placement = place(info.width, info.height, options_.resize, options_.crop);
+  plan = make_resize_plan(info.decoded_width, info.decoded_height, info.extent_w, info.extent_h,
+                          placement, options_.method);
+  // Only the pixels the plan reads are decoded (JPEG: whole iMCU columns, skipped rows).
+  const Region needed{plan.x.first_source(), plan.y.first_source(),
+                      plan.x.last_source() - plan.x.first_source(),
+                      plan.y.last_source() - plan.y.first_source()};
+  s.decoder.decode(image, needed);
+  job.warning = image.warning;
+  plan.x.rebase(image.origin_x);
+  plan.y.rebase(image.origin_y);
+}
+
+// Runs body; turns what bad input can throw into job.error.
+template <class Body>
+void guard(Job& job, const Decoder& decoder, Body body) {
   try {
-    ResizePlan plan;
-    Placement placement;
-    {
-      StageTimer timer(stats, Stage::decode);
-      const ImageInfo info = s.decoder.open(job.encoded, decode_);
-      job.width = info.width;
-      job.height = info.height;
-      placement = place(info.width, info.height, options_.resize, options_.crop);
-      plan = make_resize_plan(info.decoded_width, info.decoded_height, info.extent_w,
-                              info.extent_h, placement, options_.method);
-      // Only the pixels the plan reads are decoded (JPEG: whole iMCU columns, skipped rows).
-      const Region needed{plan.x.first_source(), plan.y.first_source(),
-                          plan.x.last_source() - plan.x.first_source(),
-                          plan.y.last_source() - plan.y.first_source()};
-      s.decoder.decode(s.image, needed);
-      job.warning = s.image.warning;
-    }
-    StageTimer timer(stats, Stage::transform);
-    plan.x.rebase(s.image.origin_x);
-    plan.y.rebase(s.image.origin_y);
-    OutputSpec spec = spec_;
-    spec.width = placement.out_w;
-    spec.height = placement.out_h;
-    job.output.resize(spec.bytes());
-    s.resampler.run(s.image, plan, spec, job.output.data());
-    if (options_.format == OutputFormat::images) encode_image(spec, job);
+    body();
   } catch (const DecodeError& e) {
-    job.width = s.decoder.info().width;
-    job.height = s.decoder.info().height;
+    job.width = decoder.info().width;
+    job.height = decoder.info().height;
     job.error = e.what();
   } catch (const std::bad_alloc&) {
     job.error = "out of memory while decoding";
@@ -59,7 +54,44 @@ void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
   }
 }
 
-void ImageProcessor::encode_image(const OutputSpec& spec, Job& job) const {
+void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
+  if (!job.ok() || job.cancelled) return;
+  guard(job, s.decoder, [&] {
+    Placement placement;
+    prepare(job, s, stats, s.image, s.plan, placement);
+    StageTimer timer(stats, Stage::transform);
+    OutputSpec spec = spec_;
+    spec.width = placement.out_w;
+    spec.height = placement.out_h;
+    job.output.resize(spec.bytes());
+    s.resampler.run(s.image, s.plan, spec, job.output.data());
+    if (options_.format == OutputFormat::images) finish_output(job, spec);
+  });
+}
+
+void ImageProcessor::decode_and_plan(Job& job, Scratch& s, RunStats& stats) const {
+  if (!job.ok() || job.cancelled) return;
+  guard(job, s.decoder, [&] {
+    Placement placement;
+    prepare(job, s, stats, job.decoded, job.plan, placement);
+    job.out_w = placement.out_w;
+    job.out_h = placement.out_h;
+  });
+}
+
+void ImageProcessor::finish_output(Job& job) const {
+  OutputSpec spec = spec_;
+  spec.width = job.out_w;
+  spec.height = job.out_h;
+  try {
+    finish_output(job, spec);
+  } catch (const std::exception& e) {
+    job.error = std::string("cannot encode: ") + e.what();
+  }
+}
+
+void ImageProcessor::finish_output(Job& job, const OutputSpec& spec) const {
+  if (options_.format != OutputFormat::images) return;
   Bytes encoded;
   opencv_encode(job.output.data(), spec.width, spec.height, "." + options_.image_format,
                 options_.quality, encoded);

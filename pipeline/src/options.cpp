@@ -177,12 +177,30 @@ const char* to_string(DType dtype) {
   return "float32";
 }
 
+const char* to_string(Engine engine) {
+  switch (engine) {
+    case Engine::automatic: return "auto";
+    case Engine::cpu: return "cpu";
+    case Engine::gpu: return "gpu";
+  }
+  return "auto";
+}
+
+Engine parse_engine(const std::string& text) {
+  if (text == "auto") return Engine::automatic;
+  if (text == "cpu") return Engine::cpu;
+  if (text == "gpu") return Engine::gpu;
+  throw UsageError("--engine: expected auto, cpu or gpu, got '" + text + "'");
+}
+
 void validate(const Options& o) {
   if (o.format == OutputFormat::npy && !has_fixed_output_size(o.resize, o.crop))
     throw UsageError(
         "npy shards need one output size for every image: add --crop center:WxH, use "
         "--resize WxH or letterbox:WxH, or a --preset");
   if (o.io_threads < 1) throw UsageError("--io-threads must be at least 1");
+  if (o.batch < 1 || o.batch > 65535) throw UsageError("--batch must be in 1..65535");
+  if (o.device < 0) throw UsageError("--device must be at least 0");
   if (o.threads < 0) throw UsageError("--threads must be at least 1");
   if (o.shard_size < 1) throw UsageError("--shard-size must be at least 1");
   if (o.pad_value < 0 || o.pad_value > 255) throw UsageError("--pad-value must be in 0..255");
@@ -198,6 +216,9 @@ nlohmann::json to_json(const Options& o) {
   return {
       {"input", o.input.string()},
       {"output", o.output.string()},
+      {"engine", to_string(o.engine)},
+      {"device", o.device},
+      {"batch", o.batch},
       {"io_threads", o.io_threads},
       {"threads", o.resolved_threads()},
       {"in_flight", o.resolved_in_flight()},

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "imgprep/pipeline/gpu_engine.h"
 #include "imgprep/pipeline/progress.h"
 #include "imgprep/pipeline/tbb_engine.h"
 #include "imgprep/version.h"
@@ -19,6 +20,20 @@ void prepare_output_dir(const fs::path& out) {
     throw OutputError("OUT exists and is not a folder: " + out.string());
   fs::create_directories(out, ec);
   if (ec) throw OutputError("cannot create OUT " + out.string() + ": " + ec.message());
+}
+
+struct EngineChoice {
+  bool gpu = false;
+  std::string line;  // which engine, in one line
+};
+
+// --engine auto takes the GPU when this build and machine have a usable one.
+EngineChoice choose_engine(const Options& o) {
+  if (o.engine == Engine::cpu) return {false, "engine cpu"};
+  const GpuProbe probe = probe_gpu(o.device);
+  if (probe.usable) return {true, "engine gpu (" + probe.description + ")"};
+  if (o.engine == Engine::gpu) throw UsageError("--engine gpu: " + probe.description);
+  return {false, "engine cpu (no GPU: " + probe.description + ")"};
 }
 
 void print_summary(std::ostream& out, const Options& o, const InputList& inputs,
@@ -49,6 +64,7 @@ void print_summary(std::ostream& out, const Options& o, const InputList& inputs,
 int run_command(const Options& options, std::ostream& out, std::ostream& err) {
   try {
     validate(options);
+    const EngineChoice engine = choose_engine(options);
     configure_codecs(options.max_pixels);
     const InputList inputs = list_inputs(options.input, options.shard);
     prepare_output_dir(options.output);
@@ -62,7 +78,10 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     {
       ProgressReporter progress(stats, options.quiet);
       EngineRun run{inputs.items, options, processor, *sink, stats, stop};
-      run_tbb_engine(run);
+      if (engine.gpu)
+        run_gpu_engine(run, options.device, options.batch);
+      else
+        run_tbb_engine(run);
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -74,6 +93,7 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     const nlohmann::ordered_json meta = {
         {"imgprep_version", kVersion},
         {"config", to_json(options)},
+        {"engine", engine.line},
         {"output", output},
         {"inputs", stats.total},
         {"failed", stats.failed.load()},
@@ -81,6 +101,7 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
         {"has_labels", inputs.has_labels},
     };
     AtomicFile::write_file(options.output / "meta.json", meta.dump(2) + "\n");
+    out << "imgprep: " << engine.line << "\n";
     print_summary(out, options, inputs, stats, seconds, stop.load());
     return stats.failed.load() > 0 || stop.load() ? kExitSomeFailed : kExitOk;
   } catch (const UsageError& e) {
@@ -89,6 +110,8 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     err << "imgprep: " << e.what() << "\n";
   } catch (const OutputError& e) {
     err << "imgprep: " << e.what() << "\n";
+  } catch (const GpuError& e) {
+    err << "imgprep: GPU error: " << e.what() << "\n";
   }
   return kExitUsage;
 }

@@ -28,6 +28,8 @@ struct BatchImage {
   float x_tie_eps = 0, y_tie_eps = 0;
 };
 
+struct DeviceBatch;
+
 class BatchTables {
  public:
   // Alignment of every image's pixels and tensor in the batch buffers.
@@ -37,8 +39,17 @@ class BatchTables {
   // Adds an image whose decoded pixels (src_w x src_h RGBX) the plan indexes, with an output of
   // out_w x out_h in `format`. Returns the image's entry (its src/out offsets tell the caller
   // where to put its pixels and find its tensor).
-  const BatchImage& add(int src_w, int src_h, const ResizePlan& plan, int out_w, int out_h,
-                        const OutputSpec& format);
+  BatchImage add(int src_w, int src_h, const ResizePlan& plan, int out_w, int out_h,
+                 const OutputSpec& format);
+
+  // A batch travels to the device as one staging block: the pixels (each image's at its src
+  // offset), then the tables. These give the block's size, write the tables into it (the
+  // caller copies the pixels), and view a device copy of it as the kernel reads it.
+  uint64_t staging_bytes() const;
+  void pack_tables(uint8_t* staging) const;
+  // The kernel's view of a staging block copied to `staging` on the device, writing its
+  // tensors to `out` there.
+  DeviceBatch device_view(const uint8_t* staging, uint8_t* out) const;
 
   const std::vector<BatchImage>& images() const { return images_; }
   const std::vector<int32_t>& starts() const { return starts_; }
@@ -54,6 +65,11 @@ class BatchTables {
   std::vector<int32_t> starts_;
   std::vector<float> weights_;
   std::vector<int32_t> fixed_;
+  // Offsets of the tables in the staging block.
+  uint64_t images_at() const;
+  uint64_t starts_at() const;
+  uint64_t weights_at() const;
+  uint64_t fixed_at() const;
   uint64_t src_bytes_ = 0, out_bytes_ = 0;
   int max_out_w_ = 0, max_out_h_ = 0;
 };
@@ -62,6 +78,18 @@ class BatchTables {
 // the tables say. `format` gives layout, dtype, channel order, normalisation and pad value.
 void resample_batch_on_host(const BatchTables& tables, const OutputSpec& format,
                             const uint8_t* src, uint8_t* out);
+
+// Device pointers to a batch laid out as BatchTables describes it.
+struct DeviceBatch {
+  const uint8_t* src = nullptr;
+  const BatchImage* images = nullptr;
+  const int32_t* starts = nullptr;
+  const float* weights = nullptr;
+  const int32_t* fixed = nullptr;
+  uint8_t* out = nullptr;
+  int image_count = 0;
+  int max_out_w = 0, max_out_h = 0;
+};
 
 // The device-side view of BatchTables' arrays.
 struct BatchArrays {

@@ -15,6 +15,7 @@ namespace imgprep {
 struct Scratch {
   Decoder decoder;
   DecodedImage image;
+  ResizePlan plan;
   Resampler resampler;
 };
 
@@ -24,12 +25,20 @@ class ImageProcessor {
 
   // Fills job.output from job.encoded, or sets job.error. Never throws for bad input.
   void process(Job& job, Scratch& scratch, RunStats& stats) const;
+  // The CPU half for engines that resample elsewhere: decodes into job.decoded and sets
+  // job.plan (relative to the decoded region) and job.out_w/out_h, or sets job.error.
+  void decode_and_plan(Job& job, Scratch& scratch, RunStats& stats) const;
+  // The tensor in job.output, made elsewhere, becomes the image file for --format images.
+  void finish_output(Job& job) const;
 
   const OutputSpec& spec() const { return spec_; }
   const DecodeOptions& decode_options() const { return decode_; }
 
  private:
-  void encode_image(const OutputSpec& spec, Job& job) const;
+  void finish_output(Job& job, const OutputSpec& spec) const;
+  // decode_and_plan into `image` and `plan`.
+  void prepare(Job& job, Scratch& scratch, RunStats& stats, DecodedImage& image,
+               ResizePlan& plan, Placement& placement) const;
 
   Options options_;
   DecodeOptions decode_;

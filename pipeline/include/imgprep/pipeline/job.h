@@ -10,7 +10,9 @@
 #include <tbb/concurrent_queue.h>
 
 #include "imgprep/datasets/input_list.h"
+#include "imgprep/kernels/resample_plan.h"
 #include "imgprep/pipeline/bytes.h"
+#include "imgprep/pipeline/decoder.h"
 
 namespace imgprep {
 
@@ -19,6 +21,10 @@ struct Job {
   const InputItem* item = nullptr;
   Bytes encoded;  // file bytes
   Bytes output;   // tensor bytes, or the encoded image file
+  // Engines that resample elsewhere (the GPU) carry the decoded pixels and their plan.
+  DecodedImage decoded;
+  ResizePlan plan;
+  int out_w = 0, out_h = 0;
   int width = 0, height = 0;     // original size, upright; 0 when unknown
   std::string error;             // set when the input failed
   std::string warning;

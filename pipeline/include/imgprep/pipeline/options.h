@@ -18,10 +18,16 @@
 namespace imgprep {
 
 enum class OutputFormat { npy, images };
+enum class Engine { automatic, cpu, gpu };
 
 struct Options {
   std::filesystem::path input;
   std::filesystem::path output;
+
+  // Engines.
+  Engine engine = Engine::automatic;  // GPU when the build and the machine have one
+  int device = 0;                     // CUDA device
+  int batch = 64;                     // images per GPU batch
 
   // Parallelism.
   int io_threads = 4;
@@ -82,6 +88,8 @@ std::string to_string(const CropSpec& crop);
 const char* to_string(Interp interp);
 const char* to_string(Layout layout);
 const char* to_string(DType dtype);
+const char* to_string(Engine engine);
+Engine parse_engine(const std::string& text);
 
 // Checks combinations (e.g. npy needs a fixed output size); throws UsageError.
 void validate(const Options& options);

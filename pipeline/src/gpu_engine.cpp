@@ -1,0 +1,281 @@
+#include "imgprep/pipeline/gpu_engine.h"
+
+#include <cuda_runtime.h>
+
+#include <cstring>
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include "imgprep/kernels/resample_batch_cuda.h"
+#include "imgprep/pipeline/read_pool.h"
+
+namespace imgprep {
+namespace {
+
+constexpr int kRing = 3;  // batches in flight: one filling, two copying/computing
+
+void check(cudaError_t error, const char* what) {
+  if (error != cudaSuccess) throw GpuError(std::string(what) + ": " + cudaGetErrorString(error));
+}
+
+// Grow-only buffers: sized by the largest batch seen, then reused (no allocation per batch).
+class PinnedBytes {
+ public:
+  ~PinnedBytes() { cudaFreeHost(data_); }
+  uint8_t* reserve(size_t size) {
+    if (size > capacity_) {
+      cudaFreeHost(data_);
+      data_ = nullptr;
+      capacity_ = std::max(size, capacity_ + capacity_ / 2);
+      check(cudaMallocHost(reinterpret_cast<void**>(&data_), capacity_), "cudaMallocHost");
+    }
+    return data_;
+  }
+  uint8_t* data() const { return data_; }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+class DeviceBytes {
+ public:
+  ~DeviceBytes() { cudaFree(data_); }
+  uint8_t* reserve(size_t size) {
+    if (size > capacity_) {
+      cudaFree(data_);
+      data_ = nullptr;
+      capacity_ = std::max(size, capacity_ + capacity_ / 2);
+      check(cudaMalloc(reinterpret_cast<void**>(&data_), capacity_), "cudaMalloc");
+    }
+    return data_;
+  }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+// One staging slot of the ring: a batch's host and device buffers, its stream and the event
+// that tells when its results are back (and the slot may be refilled).
+struct Slot {
+  Slot() {
+    check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), "cudaEventCreate");
+  }
+  ~Slot() {
+    cudaEventDestroy(done);
+    cudaStreamDestroy(stream);
+  }
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+
+  cudaStream_t stream{};
+  cudaEvent_t done{};
+  BatchTables tables;
+  PinnedBytes host_in, host_out;  // pixels then tables; tensors
+  DeviceBytes device_in, device_out;
+  std::vector<Job*> jobs;
+};
+
+class GpuStage {
+ public:
+  GpuStage(EngineRun& run, SinkStage& sink, JobSlots& slots, int batch)
+      : run_(run), sink_(sink), slots_(slots), batch_(batch) {
+    queue_.set_capacity(batch * 2);
+    thread_ = std::thread([this] { work(); });
+  }
+  ~GpuStage() {
+    if (thread_.joinable()) {
+      queue_.push(nullptr);
+      thread_.join();
+    }
+  }
+
+  void push(Job* job) { queue_.push(job); }  // in input order
+
+  void finish() {
+    queue_.push(nullptr);
+    thread_.join();
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void work() {
+    std::vector<Job*> pending;
+    for (;;) {
+      Job* job = nullptr;
+      queue_.pop(job);
+      if (job) pending.push_back(job);
+      if (job && static_cast<int>(pending.size()) < batch_) continue;
+      if (!error_) {
+        try {
+          submit(pending);
+        } catch (...) {
+          fail();
+        }
+      }
+      release(pending);  // empty unless the batch was never submitted
+      if (!job) break;
+    }
+    for (int i = 0; i < kRing && !error_; ++i) {
+      try {
+        deliver(ring_[(next_ + i) % kRing]);
+      } catch (...) {
+        fail();
+      }
+    }
+  }
+
+  // After a CUDA failure every job still returns to its slot, once and unwritten.
+  void fail() {
+    error_ = std::current_exception();
+    run_.stop = true;
+    for (Slot& slot : ring_) release(slot.jobs);
+  }
+
+  void release(std::vector<Job*>& jobs) {
+    for (Job* job : jobs) slots_.release(job);
+    jobs.clear();
+  }
+
+  // Takes the jobs (pending is left empty) once the slot's previous batch is delivered.
+  void submit(std::vector<Job*>& pending) {
+    if (pending.empty()) return;
+    Slot& slot = ring_[next_];
+    next_ = (next_ + 1) % kRing;
+    deliver(slot);  // waits for the batch that used this slot before
+    slot.jobs.swap(pending);
+
+    const OutputSpec& format = run_.processor.spec();
+    slot.tables.clear();
+    batch_jobs_.clear();
+    for (Job* job : slot.jobs)
+      if (job->ok() && !job->cancelled) {
+        slot.tables.add(job->decoded.width, job->decoded.height, job->plan, job->out_w,
+                        job->out_h, format);
+        batch_jobs_.push_back(job);
+      }
+    const std::vector<const Job*>& batch = batch_jobs_;
+    if (batch.empty()) return;
+    const BatchTables& t = slot.tables;
+
+    const size_t in_bytes = t.staging_bytes();
+    uint8_t* in = slot.host_in.reserve(in_bytes);
+    for (size_t i = 0; i < batch.size(); ++i)
+      std::memcpy(in + t.images()[i].src, batch[i]->decoded.pixels.data(),
+                  static_cast<size_t>(t.images()[i].src_w) * t.images()[i].src_h * 4);
+    t.pack_tables(in);
+
+    uint8_t* device_in = slot.device_in.reserve(in_bytes);
+    uint8_t* device_out = slot.device_out.reserve(t.out_bytes());
+    slot.host_out.reserve(t.out_bytes());
+    check(cudaMemcpyAsync(device_in, in, in_bytes, cudaMemcpyHostToDevice, slot.stream),
+          "copy to the GPU");
+    if (const char* error = launch_resample_batch(t.device_view(device_in, device_out), format,
+                                                  slot.stream))
+      throw GpuError(std::string("kernel launch: ") + error);
+    check(cudaMemcpyAsync(slot.host_out.data(), device_out, t.out_bytes(),
+                          cudaMemcpyDeviceToHost, slot.stream),
+          "copy from the GPU");
+    check(cudaEventRecord(slot.done, slot.stream), "cudaEventRecord");
+  }
+
+  // Waits for the slot's batch, hands its jobs (in order) to the sink stage.
+  void deliver(Slot& slot) {
+    if (slot.jobs.empty()) return;
+    check(cudaEventSynchronize(slot.done), "GPU batch");
+    size_t image = 0;
+    for (Job* job : slot.jobs) {
+      if (job->ok() && !job->cancelled) {
+        const BatchImage& im = slot.tables.images()[image++];
+        StageTimer timer(run_.stats, Stage::transform);
+        const size_t bytes = static_cast<size_t>(im.out_w) * im.out_h *
+                             OutputSpec::kChannels * run_.processor.spec().element_size();
+        job->output.resize(bytes);
+        std::memcpy(job->output.data(), slot.host_out.data() + im.out, bytes);
+        run_.processor.finish_output(*job);
+      }
+      sink_.push(job);
+    }
+    slot.jobs.clear();
+  }
+
+  EngineRun& run_;
+  SinkStage& sink_;
+  JobSlots& slots_;
+  int batch_;
+  Slot ring_[kRing];
+  int next_ = 0;
+  std::vector<const Job*> batch_jobs_;  // the jobs of the batch being packed that have pixels
+  tbb::concurrent_bounded_queue<Job*> queue_;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+GpuProbe probe_gpu(int device) {
+  int count = 0;
+  const cudaError_t error = cudaGetDeviceCount(&count);
+  if (error == cudaErrorInsufficientDriver || error == cudaErrorNoDevice || error != cudaSuccess) {
+    if (error == cudaErrorInsufficientDriver)
+      return {false, "no usable NVIDIA driver (missing, or older than this CUDA runtime)"};
+    if (error == cudaErrorNoDevice || count == 0) return {false, "no CUDA device"};
+    return {false, std::string("CUDA unavailable: ") + cudaGetErrorString(error)};
+  }
+  if (count == 0) return {false, "no CUDA device"};
+  if (device < 0 || device >= count)
+    return {false, "no CUDA device " + std::to_string(device) + " (" + std::to_string(count) +
+                       " present)"};
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, device) != cudaSuccess)
+    return {false, "cannot query CUDA device " + std::to_string(device)};
+  return {true, std::string(prop.name) + ", device " + std::to_string(device)};
+}
+
+int gpu_in_flight(const Options& options, int batch) {
+  // A batch filling, kRing in flight, plus what the readers and decoders hold.
+  return batch * (kRing + 1) + options.resolved_in_flight();
+}
+
+void run_gpu_engine(EngineRun& run, int device, int batch) {
+  namespace flow = oneapi::tbb::flow;
+  check(cudaSetDevice(device), "cudaSetDevice");
+  const int threads = run.options.resolved_threads();
+  oneapi::tbb::global_control parallelism(oneapi::tbb::global_control::max_allowed_parallelism,
+                                          threads);
+  oneapi::tbb::task_arena arena(threads);
+  JobSlots slots(gpu_in_flight(run.options, batch));
+  ReadPool readers(run.items, run.options.io_threads, slots, run.stats, run.stop);
+  SinkStage sink(run, slots);
+  GpuStage gpu(run, sink, slots, batch);
+  oneapi::tbb::enumerable_thread_specific<Scratch> scratch;
+
+  arena.execute([&] {
+    flow::graph graph;
+    using ReadNode = flow::async_node<flow::continue_msg, Job*>;
+    ReadNode read(graph, flow::serial, [&](const flow::continue_msg&, ReadNode::gateway_type& gw) {
+      gw.reserve_wait();
+      readers.start([&gw](Job* job) { gw.try_put(job); }, [&gw] { gw.release_wait(); });
+    });
+    flow::function_node<Job*, Job*> decode(graph, flow::unlimited, [&](Job* job) {
+      run.processor.decode_and_plan(*job, scratch.local(), run.stats);
+      return job;
+    });
+    flow::sequencer_node<Job*> order(graph, [](Job* job) { return job->seq; });
+    flow::function_node<Job*> hand_off(graph, flow::serial, [&](Job* job) { gpu.push(job); });
+    flow::make_edge(read, decode);
+    flow::make_edge(decode, order);
+    flow::make_edge(order, hand_off);
+    read.try_put(flow::continue_msg());
+    graph.wait_for_all();
+  });
+  readers.join();
+  gpu.finish();
+  sink.finish();
+}
+
+}  // namespace imgprep
