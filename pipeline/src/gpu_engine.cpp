@@ -3,13 +3,9 @@
 #include <cuda_runtime.h>
 
 #include <cstring>
-#include <oneapi/tbb/enumerable_thread_specific.h>
-#include <oneapi/tbb/flow_graph.h>
-#include <oneapi/tbb/global_control.h>
-#include <oneapi/tbb/task_arena.h>
 
+#include "cpu_graph.h"
 #include "imgprep/kernels/resample_batch_cuda.h"
-#include "imgprep/pipeline/read_pool.h"
 
 namespace imgprep {
 namespace {
@@ -242,38 +238,14 @@ int gpu_in_flight(const Options& options, int batch) {
 }
 
 void run_gpu_engine(EngineRun& run, int device, int batch) {
-  namespace flow = oneapi::tbb::flow;
   check(cudaSetDevice(device), "cudaSetDevice");
-  const int threads = run.options.resolved_threads();
-  oneapi::tbb::global_control parallelism(oneapi::tbb::global_control::max_allowed_parallelism,
-                                          threads);
-  oneapi::tbb::task_arena arena(threads);
   JobSlots slots(gpu_in_flight(run.options, batch));
-  ReadPool readers(run.items, run.options.io_threads, slots, run.stats, run.stop);
   SinkStage sink(run, slots);
   GpuStage gpu(run, sink, slots, batch);
-  oneapi::tbb::enumerable_thread_specific<Scratch> scratch;
-
-  arena.execute([&] {
-    flow::graph graph;
-    using ReadNode = flow::async_node<flow::continue_msg, Job*>;
-    ReadNode read(graph, flow::serial, [&](const flow::continue_msg&, ReadNode::gateway_type& gw) {
-      gw.reserve_wait();
-      readers.start([&gw](Job* job) { gw.try_put(job); }, [&gw] { gw.release_wait(); });
-    });
-    flow::function_node<Job*, Job*> decode(graph, flow::unlimited, [&](Job* job) {
-      run.processor.decode_and_plan(*job, scratch.local(), run.stats);
-      return job;
-    });
-    flow::sequencer_node<Job*> order(graph, [](Job* job) { return job->seq; });
-    flow::function_node<Job*> hand_off(graph, flow::serial, [&](Job* job) { gpu.push(job); });
-    flow::make_edge(read, decode);
-    flow::make_edge(decode, order);
-    flow::make_edge(order, hand_off);
-    read.try_put(flow::continue_msg());
-    graph.wait_for_all();
-  });
-  readers.join();
+  run_cpu_graph(
+      run, slots,
+      [&](Job& job, Scratch& scratch) { run.processor.decode_and_plan(job, scratch, run.stats); },
+      [&](Job* job) { gpu.push(job); });
   gpu.finish();
   sink.finish();
 }

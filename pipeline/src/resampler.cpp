@@ -206,13 +206,14 @@ const T* value_table(const OutputSpec& spec, Buffers& b) {
   return reinterpret_cast<const T*>(b.values.data());
 }
 
-// Stores one output row through the per-channel value table (any dtype and layout).
+// Stores output pixels [X0, width) of row Y through the per-channel value table (any dtype
+// and layout).
 template <class T>
 void store_row_by_table(const OutputSpec& spec, const AxisPlan& px, int Y, const F4* pixels,
-                        bool pad_row, Buffers& b, T* dst) {
+                        bool pad_row, Buffers& b, T* dst, int X0 = 0) {
   const T* values = value_table<T>(spec, b);
   const int pad = static_cast<int>(spec.pad_value);
-  for (int X = 0; X < spec.width; ++X) {
+  for (int X = X0; X < spec.width; ++X) {
     int q[3] = {pad, pad, pad};
     if (!pad_row && !px.is_pad(X)) {
       alignas(16) int32_t lanes[4];
@@ -240,20 +241,8 @@ void store_row_f32_nchw(const OutputSpec& spec, const AxisPlan& px, int Y, const
       }
     }
   }
-  if (X < W) {
-    // The rest (and rows or columns with padding) through the table, one pixel at a time.
-    const float* values = value_table<float>(spec, b);
-    const int pad = static_cast<int>(spec.pad_value);
-    for (; X < W; ++X) {
-      int q[3] = {pad, pad, pad};
-      if (!pad_row && !px.is_pad(X)) {
-        alignas(16) int32_t lanes[4];
-        _mm_store_si128(reinterpret_cast<__m128i*>(lanes), _mm_cvttps_epi32(pixels[X].v));
-        for (int c = 0; c < 3; ++c) q[c] = lanes[spec.source_lane(c)];
-      }
-      for (int c = 0; c < 3; ++c) dst[spec.index(X, Y, c)] = values[c * 256 + q[c]];
-    }
-  }
+  // The rest (and rows or columns with padding) through the table, one pixel at a time.
+  if (X < W) store_row_by_table(spec, px, Y, pixels, pad_row, b, dst, X);
 }
 
 }  // namespace
