@@ -1,12 +1,19 @@
 // imgprep: image folders to training-ready tensors.
 #include <CLI/CLI.hpp>
+#include <cstring>
 #include <iostream>
 
+#include "imgprep/pipeline/procs_engine.h"
 #include "imgprep/pipeline/run.h"
 #include "imgprep/version.h"
 #include "run_options.h"
 
 int main(int argc, char** argv) {
+  // The procs engine's worker processes are this executable with a hidden first argument;
+  // they never reach the command line parser (or --help).
+  if (argc > 1 && std::strcmp(argv[1], imgprep::kWorkerArgument) == 0)
+    return imgprep::run_procs_worker(argc, argv);
+
   CLI::App app{"imgprep: image folders to training-ready tensors"};
   app.set_version_flag("--version", std::string("imgprep ") + imgprep::kVersion);
   app.require_subcommand(1);

@@ -32,6 +32,9 @@ RunOptionsParser::RunOptionsParser(CLI::App& c) : command_(c) {
   // Engines.
   add<S>("--engine", "auto (GPU when present, default), cpu or gpu",
          [](Options& o, const S& v) { o.engine = parse_engine(v); });
+  add<S>("--cpu-engine", "how the CPU engine runs: tbb (threads, default) or procs (worker "
+         "processes: a crash or hang fails only its image)",
+         [](Options& o, const S& v) { o.cpu_engine = parse_cpu_engine(v); });
   add<int>("--device", "CUDA device for the GPU engine (default 0)",
            [](Options& o, const int& v) { o.device = v; });
   add<int>("--batch", "images per GPU batch (default 64)",
@@ -43,6 +46,11 @@ RunOptionsParser::RunOptionsParser(CLI::App& c) : command_(c) {
            [](Options& o, const int& v) { o.threads = v; });
   add<int>("--in-flight", "most images between reading and writing (default 2*threads+io+2)",
            [](Options& o, const int& v) { o.in_flight = v; });
+  add<int>("--workers", "worker processes of --cpu-engine procs (default: all cores)",
+           [](Options& o, const int& v) { o.workers = v; });
+  add<double>("--timeout-per-image",
+              "seconds a procs worker may spend on one image before it is replaced (default 30)",
+              [](Options& o, const double& v) { o.timeout_per_image = v; });
   // Decoding.
   add_flag("--no-exif", "ignore EXIF orientation", [](Options& o) { o.exif = false; });
   add_flag("--no-shrink-on-load", "always decode JPEGs at full size",
@@ -74,16 +82,10 @@ RunOptionsParser::RunOptionsParser(CLI::App& c) : command_(c) {
          [](Options& o, const S& v) { o.mean = parse_triplet(v); });
   add<S>("--std", "divides after the mean, one or R,G,B (default 1)",
          [](Options& o, const S& v) { o.std = parse_triplet(v); });
-  add<S>("--layout", "nchw or nhwc (default nchw)", [](Options& o, const S& v) {
-    if (v != "nchw" && v != "nhwc") throw UsageError("--layout: expected nchw or nhwc");
-    o.layout = v == "nchw" ? Layout::nchw : Layout::nhwc;
-  });
-  add<S>("--dtype", "float32, float16 or uint8 (default float32)", [](Options& o, const S& v) {
-    if (v == "float32") o.dtype = DType::float32;
-    else if (v == "float16") o.dtype = DType::float16;
-    else if (v == "uint8") o.dtype = DType::uint8;
-    else throw UsageError("--dtype: expected float32, float16 or uint8");
-  });
+  add<S>("--layout", "nchw or nhwc (default nchw)",
+         [](Options& o, const S& v) { o.layout = parse_layout(v); });
+  add<S>("--dtype", "float32, float16 or uint8 (default float32)",
+         [](Options& o, const S& v) { o.dtype = parse_dtype(v); });
   // Outputs.
   add<S>("--format", "npy (default) or images", [](Options& o, const S& v) {
     if (v != "npy" && v != "images") throw UsageError("--format: expected npy or images");
@@ -98,6 +100,8 @@ RunOptionsParser::RunOptionsParser(CLI::App& c) : command_(c) {
   add<S>("--shard", "K/N: process only the K-th (0-based) of N slices of the inputs",
          [](Options& o, const S& v) { o.shard = parse_shard(v); });
   // The run.
+  add_flag("--resume", "continue an interrupted run in OUT (same settings and inputs)",
+           [](Options& o) { o.resume = true; });
   add_flag("-q,--quiet", "no progress output", [](Options& o) { o.quiet = true; });
   add<int64_t>("--max-errors", "stop after more than this many inputs failed (default: no limit)",
                [](Options& o, const int64_t& v) { o.max_errors = v; });

@@ -27,13 +27,15 @@ Placement place(int src_w, int src_h, const ResizeSpec& resize, const CropSpec& 
     case ResizeMode::longer: {
       const bool w_short = src_w <= src_h;
       const int s = std::min(src_w, src_h), l = std::max(src_w, src_h);
+      // Absurd aspect ratios are clamped rather than overflowing int.
+      constexpr double kMaxSide = 1 << 30;
       int new_s, new_l;
       if (resize.mode == ResizeMode::shorter) {
         new_s = resize.size;
-        new_l = static_cast<int>(static_cast<double>(resize.size) * l / s);
+        new_l = static_cast<int>(std::min(static_cast<double>(resize.size) * l / s, kMaxSide));
       } else {
         new_l = resize.size;
-        new_s = static_cast<int>(static_cast<double>(resize.size) * s / l);
+        new_s = static_cast<int>(std::min(static_cast<double>(resize.size) * s / l, kMaxSide));
       }
       new_s = std::max(new_s, 1);
       new_l = std::max(new_l, 1);

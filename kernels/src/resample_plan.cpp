@@ -37,11 +37,13 @@ double pil_lanczos(double x) { return (x > -3.0 && x < 3.0) ? sinc(x) * sinc(x /
 // Image.NEAREST samples the source pixel under the output pixel's centre. Pillow walks the
 // centres by adding the scale once per pixel (ImagingScaleAffine), and its sums can land just
 // below an integer where the product would not, so positions are accumulated the same way.
-std::vector<int> pillow_nearest_positions(int in_size, double scale, int resized) {
-  std::vector<int> positions(resized);
+// Returns the positions of resized pixels [first, last) only: the resized size of a thin image
+// can run to billions while the crop keeps a few hundred.
+std::vector<int> pillow_nearest_positions(int in_size, double scale, int first, int last) {
+  std::vector<int> positions(std::max(last - first, 0));
   double pos = scale * 0.5;
-  for (int u = 0; u < resized; ++u, pos += scale)
-    positions[u] = std::clamp(static_cast<int>(pos), 0, in_size - 1);
+  for (int u = 0; u < last; ++u, pos += scale)
+    if (u >= first) positions[u - first] = std::clamp(static_cast<int>(pos), 0, in_size - 1);
   return positions;
 }
 
@@ -176,8 +178,12 @@ AxisPlan make_axis_plan(int in_size, double extent, int resized, int out_size, i
   std::vector<Window> windows(out_size);
   const double pil_scale = extent / resized;
   const bool pillow_nearest = method.antialias && method.interp == Interp::nearest;
+  // The resized positions this axis shows: [u_first, u_last).
+  const int u_first = std::clamp(offset, 0, resized);
+  const int u_last = std::clamp(offset + out_size, 0, resized);
   const std::vector<int> nearest =
-      pillow_nearest ? pillow_nearest_positions(in_size, pil_scale, resized) : std::vector<int>{};
+      pillow_nearest ? pillow_nearest_positions(in_size, pil_scale, u_first, u_last)
+                     : std::vector<int>{};
   int taps = 1;
   for (int i = 0; i < out_size; ++i) {
     const int u = i + offset;
@@ -186,7 +192,7 @@ AxisPlan make_axis_plan(int in_size, double extent, int resized, int out_size, i
       continue;
     }
     if (pillow_nearest)
-      windows[i] = Window{nearest[u], {1.0}};
+      windows[i] = Window{nearest[u - u_first], {1.0}};
     else if (method.antialias)
       windows[i] = pillow_window(in_size, pil_scale, u, method.interp);
     else

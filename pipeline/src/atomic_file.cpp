@@ -58,7 +58,22 @@ void AtomicFile::truncate(uint64_t size) {
   if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) fail("cannot truncate");
 }
 
-void AtomicFile::commit() {
+void AtomicFile::start_writeback() {
+  ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);  // advisory: errors show at fsync
+}
+
+void AtomicFile::sync_folder(const std::filesystem::path& folder) {
+  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const int error = errno;
+    if (fd >= 0) ::close(fd);
+    throw OutputError("cannot sync folder " + folder.string() + ": " + std::strerror(error));
+  }
+  ::close(fd);
+}
+
+void AtomicFile::commit(bool durable) {
+  if (durable && ::fsync(fd_) != 0) fail("cannot sync");
   if (::close(fd_) != 0) {
     fd_ = -1;
     ::unlink(temp_.c_str());
@@ -69,6 +84,7 @@ void AtomicFile::commit() {
     ::unlink(temp_.c_str());
     fail("cannot rename");
   }
+  if (durable) sync_folder(target_.parent_path().empty() ? "." : target_.parent_path());
 }
 
 void AtomicFile::write_file(const std::filesystem::path& target, std::string_view content) {

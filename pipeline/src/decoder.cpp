@@ -82,10 +82,21 @@ void cmyk_to_rgbx(const uint8_t* cmyk, size_t pixels, bool adobe, uint8_t* rgbx)
 void check_pixels(int64_t w, int64_t h, uint64_t max_pixels) {
   if (w <= 0 || h <= 0)
     throw DecodeError("invalid image size " + std::to_string(w) + "x" + std::to_string(h));
-  if (static_cast<uint64_t>(w) * static_cast<uint64_t>(h) > max_pixels)
+  const uint64_t pixels = static_cast<uint64_t>(w) * static_cast<uint64_t>(h);
+  if (pixels > max_pixels)
     throw DecodeError("image is " + std::to_string(w) + "x" + std::to_string(h) + " = " +
-                      std::to_string(w * h) + " pixels, over --max-pixels " +
+                      std::to_string(pixels) + " pixels, over --max-pixels " +
                       std::to_string(max_pixels));
+}
+
+// The plan is made from the header's size before decoding, so a decoder that disagrees with the
+// header (TIFF tags read differently by libtiff, say) would have it read outside the pixels.
+void check_decoded_size(const DecodedImage& out, const ImageInfo& info) {
+  if (out.width != info.decoded_width || out.height != info.decoded_height)
+    throw DecodeError(std::string(format_name(info.format)) + ": decoded " +
+                      std::to_string(out.width) + "x" + std::to_string(out.height) +
+                      " pixels, but the header says " + std::to_string(info.decoded_width) +
+                      "x" + std::to_string(info.decoded_height));
 }
 
 void set_whole(DecodedImage& out, const ImageInfo& info) {
@@ -228,6 +239,7 @@ void Decoder::decode_png(DecodedImage& out) {
   out.width = png.width;
   out.height = png.height;
   out.warning = png.warning;
+  check_decoded_size(out, info_);
 }
 
 void Decoder::decode_other(DecodedImage& out) {
@@ -236,6 +248,7 @@ void Decoder::decode_other(DecodedImage& out) {
   } catch (const std::runtime_error& e) {
     throw DecodeError(std::string("cannot decode ") + format_name(info_.format) + ": " + e.what());
   }
+  check_decoded_size(out, info_);
 }
 
 }  // namespace imgprep

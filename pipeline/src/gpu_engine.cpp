@@ -24,8 +24,10 @@ class PinnedBytes {
     if (size > capacity_) {
       cudaFreeHost(data_);
       data_ = nullptr;
-      capacity_ = std::max(size, capacity_ + capacity_ / 2);
-      check(cudaMallocHost(reinterpret_cast<void**>(&data_), capacity_), "cudaMallocHost");
+      const size_t capacity = std::max(size, capacity_ + capacity_ / 2);
+      capacity_ = 0;
+      check(cudaMallocHost(reinterpret_cast<void**>(&data_), capacity), "cudaMallocHost");
+      capacity_ = capacity;
     }
     return data_;
   }
@@ -43,8 +45,10 @@ class DeviceBytes {
     if (size > capacity_) {
       cudaFree(data_);
       data_ = nullptr;
-      capacity_ = std::max(size, capacity_ + capacity_ / 2);
-      check(cudaMalloc(reinterpret_cast<void**>(&data_), capacity_), "cudaMalloc");
+      const size_t capacity = std::max(size, capacity_ + capacity_ / 2);
+      capacity_ = 0;
+      check(cudaMalloc(reinterpret_cast<void**>(&data_), capacity), "cudaMalloc");
+      capacity_ = capacity;
     }
     return data_;
   }
@@ -183,20 +187,32 @@ class GpuStage {
   void deliver(Slot& slot) {
     if (slot.jobs.empty()) return;
     check(cudaEventSynchronize(slot.done), "GPU batch");
+    // The jobs leave the slot before any is handed on, so each is released exactly once: by
+    // the sink, or below if handing it on fails.
+    std::vector<Job*>& jobs = delivering_;
+    jobs.swap(slot.jobs);
     size_t image = 0;
-    for (Job* job : slot.jobs) {
-      if (job->ok() && !job->cancelled) {
-        const BatchImage& im = slot.tables.images()[image++];
-        StageTimer timer(run_.stats, Stage::transform);
-        const size_t bytes = static_cast<size_t>(im.out_w) * im.out_h *
-                             OutputSpec::kChannels * run_.processor.spec().element_size();
-        job->output.resize(bytes);
-        std::memcpy(job->output.data(), slot.host_out.data() + im.out, bytes);
-        run_.processor.finish_output(*job);
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      Job* job = jobs[i];
+      try {
+        if (job->ok() && !job->cancelled) {
+          const BatchImage& im = slot.tables.images()[image++];
+          StageTimer timer(run_.stats, Stage::transform);
+          const size_t bytes = static_cast<size_t>(im.out_w) * im.out_h *
+                               OutputSpec::kChannels * run_.processor.spec().element_size();
+          job->output.resize(bytes);
+          std::memcpy(job->output.data(), slot.host_out.data() + im.out, bytes);
+          run_.processor.finish_output(*job);
+        }
+      } catch (...) {
+        // Not yet handed on: back to their slots, then the error goes up.
+        for (size_t k = i; k < jobs.size(); ++k) slots_.release(jobs[k]);
+        jobs.clear();
+        throw;
       }
       sink_.push(job);
     }
-    slot.jobs.clear();
+    jobs.clear();
   }
 
   EngineRun& run_;
@@ -206,6 +222,7 @@ class GpuStage {
   Slot ring_[kRing];
   int next_ = 0;
   std::vector<const Job*> batch_jobs_;  // the jobs of the batch being packed that have pixels
+  std::vector<Job*> delivering_;        // the jobs of the batch being handed on
   tbb::concurrent_bounded_queue<Job*> queue_;
   std::exception_ptr error_;
   std::thread thread_;

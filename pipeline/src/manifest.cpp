@@ -4,10 +4,7 @@
 
 namespace imgprep {
 
-ManifestWriter::ManifestWriter(const std::filesystem::path& out_dir)
-    : file_(out_dir / "manifest.jsonl") {}
-
-void ManifestWriter::add(const ManifestRow& r) {
+std::string manifest_line(const ManifestRow& r) {
   nlohmann::ordered_json j;
   j["path"] = r.path;
   j["status"] = r.ok ? "ok" : "failed";
@@ -24,15 +21,32 @@ void ManifestWriter::add(const ManifestRow& r) {
     j["height"] = r.height;
   }
   // Paths and decoder messages may hold bytes that are not UTF-8.
-  buffer_ += j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-  buffer_ += '\n';
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+ManifestWriter::ManifestWriter(const std::filesystem::path& out_dir)
+    : file_(out_dir / "manifest.jsonl") {}
+
+void ManifestWriter::write_committed(const std::vector<std::string>& lines) {
+  for (const std::string& line : lines) {
+    buffer_ += line;
+    buffer_ += '\n';
+  }
+}
+
+void ManifestWriter::add(const ManifestRow& row) { pending_.push_back(manifest_line(row)); }
+
+void ManifestWriter::commit_pending() {
+  write_committed(pending_);
+  pending_.clear();
   if (buffer_.size() > (1 << 16)) {
     file_.write(buffer_.data(), buffer_.size());
     buffer_.clear();
   }
 }
 
-void ManifestWriter::commit() {
+void ManifestWriter::finish() {
+  pending_.clear();
   file_.write(buffer_.data(), buffer_.size());
   buffer_.clear();
   file_.commit();

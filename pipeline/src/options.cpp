@@ -30,8 +30,15 @@ int Options::resolved_threads() const {
   return threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
 }
 
+int Options::resolved_workers() const {
+  return workers > 0 ? workers : std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Two images per thread (procs: per worker, one being processed and one waiting in its slot).
 int Options::resolved_in_flight() const {
-  return in_flight > 0 ? in_flight : 2 * resolved_threads() + io_threads + 2;
+  if (in_flight > 0) return in_flight;
+  const int cpu = cpu_engine == CpuEngine::procs ? resolved_workers() : resolved_threads();
+  return 2 * cpu + io_threads + 2;
 }
 
 void apply_preset(Options& o, const std::string& name) {
@@ -193,6 +200,29 @@ Engine parse_engine(const std::string& text) {
   throw UsageError("--engine: expected auto, cpu or gpu, got '" + text + "'");
 }
 
+const char* to_string(CpuEngine engine) {
+  return engine == CpuEngine::procs ? "procs" : "tbb";
+}
+
+CpuEngine parse_cpu_engine(const std::string& text) {
+  if (text == "tbb") return CpuEngine::tbb;
+  if (text == "procs") return CpuEngine::procs;
+  throw UsageError("--cpu-engine: expected tbb or procs, got '" + text + "'");
+}
+
+Layout parse_layout(const std::string& text) {
+  if (text == "nchw") return Layout::nchw;
+  if (text == "nhwc") return Layout::nhwc;
+  throw UsageError("--layout: expected nchw or nhwc");
+}
+
+DType parse_dtype(const std::string& text) {
+  if (text == "float32") return DType::float32;
+  if (text == "float16") return DType::float16;
+  if (text == "uint8") return DType::uint8;
+  throw UsageError("--dtype: expected float32, float16 or uint8");
+}
+
 void validate(const Options& o) {
   if (o.format == OutputFormat::npy && !has_fixed_output_size(o.resize, o.crop))
     throw UsageError(
@@ -202,6 +232,9 @@ void validate(const Options& o) {
   if (o.batch < 1 || o.batch > 65535) throw UsageError("--batch must be in 1..65535");
   if (o.device < 0) throw UsageError("--device must be at least 0");
   if (o.threads < 0) throw UsageError("--threads must be at least 1");
+  if (o.workers < 0) throw UsageError("--workers must be at least 1");
+  if (!(o.timeout_per_image > 0 && o.timeout_per_image <= 1e6))
+    throw UsageError("--timeout-per-image must be in (0, 1000000] seconds");
   if (o.shard_size < 1) throw UsageError("--shard-size must be at least 1");
   if (o.pad_value < 0 || o.pad_value > 255) throw UsageError("--pad-value must be in 0..255");
   if (o.quality < 1 || o.quality > 100) throw UsageError("--quality must be in 1..100");
@@ -212,16 +245,30 @@ void validate(const Options& o) {
   if (o.max_pixels == 0) throw UsageError("--max-pixels must be positive");
 }
 
+nlohmann::json output_settings(const Options& o) {
+  const nlohmann::json all = to_json(o);
+  nlohmann::json settings;
+  for (const char* key :
+       {"input", "exif", "shrink_on_load", "max_pixels", "resize", "crop", "interp", "antialias",
+        "pad_value", "channels", "scale", "mean", "std", "layout", "dtype", "format", "shard_size",
+        "image_format", "quality", "shard"})
+    settings[key] = all[key];
+  return settings;
+}
+
 nlohmann::json to_json(const Options& o) {
   return {
       {"input", o.input.string()},
       {"output", o.output.string()},
       {"engine", to_string(o.engine)},
+      {"cpu_engine", to_string(o.cpu_engine)},
       {"device", o.device},
       {"batch", o.batch},
       {"io_threads", o.io_threads},
       {"threads", o.resolved_threads()},
       {"in_flight", o.resolved_in_flight()},
+      {"workers", o.resolved_workers()},
+      {"timeout_per_image", o.timeout_per_image},
       {"exif", o.exif},
       {"shrink_on_load", o.shrink_on_load},
       {"max_pixels", o.max_pixels},
@@ -244,6 +291,43 @@ nlohmann::json to_json(const Options& o) {
       {"max_errors", o.max_errors},
       {"preset", o.preset},
   };
+}
+
+Options from_json(const nlohmann::json& j) {
+  Options o;
+  o.input = j.at("input").get<std::string>();
+  o.output = j.at("output").get<std::string>();
+  o.engine = parse_engine(j.at("engine").get<std::string>());
+  o.cpu_engine = parse_cpu_engine(j.at("cpu_engine").get<std::string>());
+  j.at("device").get_to(o.device);
+  j.at("batch").get_to(o.batch);
+  j.at("io_threads").get_to(o.io_threads);
+  j.at("threads").get_to(o.threads);
+  j.at("in_flight").get_to(o.in_flight);
+  j.at("workers").get_to(o.workers);
+  j.at("timeout_per_image").get_to(o.timeout_per_image);
+  j.at("exif").get_to(o.exif);
+  j.at("shrink_on_load").get_to(o.shrink_on_load);
+  j.at("max_pixels").get_to(o.max_pixels);
+  o.resize = parse_resize(j.at("resize").get<std::string>());
+  o.crop = parse_crop(j.at("crop").get<std::string>());
+  o.method.interp = parse_interp(j.at("interp").get<std::string>());
+  j.at("antialias").get_to(o.method.antialias);
+  j.at("pad_value").get_to(o.pad_value);
+  o.bgr = j.at("channels").get<std::string>() == "bgr";
+  j.at("scale").get_to(o.scale);
+  j.at("mean").get_to(o.mean);
+  j.at("std").get_to(o.std);
+  o.layout = parse_layout(j.at("layout").get<std::string>());
+  o.dtype = parse_dtype(j.at("dtype").get<std::string>());
+  o.format = j.at("format").get<std::string>() == "images" ? OutputFormat::images : OutputFormat::npy;
+  j.at("shard_size").get_to(o.shard_size);
+  j.at("image_format").get_to(o.image_format);
+  j.at("quality").get_to(o.quality);
+  o.shard = parse_shard(j.at("shard").get<std::string>());
+  j.at("max_errors").get_to(o.max_errors);
+  j.at("preset").get_to(o.preset);
+  return o;
 }
 
 }  // namespace imgprep

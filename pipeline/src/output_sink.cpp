@@ -42,34 +42,52 @@ void remove_stale_shards(const fs::path& dir, int kept) {
 
 class NpySink : public OutputSink {
  public:
-  NpySink(const Options& o, const OutputSpec& spec, const InputList& inputs)
+  NpySink(const Options& o, const OutputSpec& spec, const InputList& inputs, RunJournal& journal)
       : dir_(o.output),
         spec_(spec),
+        journal_(journal),
         manifest_(o.output),
         shards_(o.output, o.shard_size, npy_descr(spec.dtype), item_shape(spec),
-                inputs.has_labels, static_cast<int64_t>(inputs.items.size())) {}
+                inputs.has_labels, static_cast<int64_t>(inputs.items.size()),
+                journal.state().shards),
+        first_input_(journal.state().next_input),
+        failed_(journal.state().failed) {
+    manifest_.write_committed(journal.state().manifest_rows);
+  }
 
   void consume(const Job& job) override {
     ManifestRow row = row_for(job);
+    ShardWriter::Location at;
     if (job.ok()) {
-      const ShardWriter::Location at = shards_.append(job.output.data(), job.item->label);
+      at = shards_.append(job.output.data(), job.item->label);
       row.shard = at.shard;
       row.row = at.row;
-      ++rows_;
+    } else {
+      ++failed_;
     }
     manifest_.add(row);
+    if (at.completed_shard) {
+      journal_.record(shards_.shards_written(), first_input_ + job.seq + 1, failed_,
+                      manifest_.pending());
+      manifest_.commit_pending();
+    }
   }
 
   nlohmann::json finish() override {
     shards_.finish();
-    manifest_.commit();
+    manifest_.commit_pending();
+    manifest_.finish();
     remove_stale_shards(dir_, shards_.shards_written());
     return {{"format", "npy"},
             {"shards", shards_.shards_written()},
-            {"images", rows_},
             {"item_shape", item_shape(spec_)},
             {"dtype", to_string(spec_.dtype)},
             {"layout", to_string(spec_.layout)}};
+  }
+
+  void interrupt() override {
+    shards_.abandon();
+    manifest_.finish();
   }
 
  private:
@@ -80,9 +98,11 @@ class NpySink : public OutputSink {
 
   fs::path dir_;
   OutputSpec spec_;
+  RunJournal& journal_;
   ManifestWriter manifest_;
   ShardWriter shards_;
-  int64_t rows_ = 0;
+  uint64_t first_input_;
+  int64_t failed_;
 };
 
 class ImagesSink : public OutputSink {
@@ -101,38 +121,32 @@ class ImagesSink : public OutputSink {
     }
   }
 
+  // Each image file is complete on its own, so its row is committed at once.
   void consume(const Job& job) override {
     ManifestRow row = row_for(job);
     if (job.ok()) {
       const fs::path& rel = paths_.at(job.item);
       fs::create_directories((dir_ / rel).parent_path());
-      AtomicFile::write_file(dir_ / rel, {reinterpret_cast<const char*>(job.output.data()),
-                                          job.output.size()});
+      AtomicFile file(dir_ / rel);
+      file.write(job.output.data(), job.output.size());
+      file.commit(false);
       row.output = rel.generic_string();
-      ++files_;
     }
     manifest_.add(row);
+    manifest_.commit_pending();
   }
 
   nlohmann::json finish() override {
-    manifest_.commit();
-    return {{"format", "images"}, {"images", files_}};
+    manifest_.finish();
+    return {{"format", "images"}};
   }
+
+  void interrupt() override { manifest_.finish(); }
 
  private:
   fs::path dir_;
   ManifestWriter manifest_;
   std::map<const InputItem*, fs::path> paths_;
-  int64_t files_ = 0;
-};
-
-class NullSink : public OutputSink {
- public:
-  void consume(const Job& job) override { images_ += job.ok(); }
-  nlohmann::json finish() override { return {{"format", "none"}, {"images", images_}}; }
-
- private:
-  int64_t images_ = 0;
 };
 
 }  // namespace
@@ -146,12 +160,10 @@ fs::path image_output_path(const std::string& rel, const std::string& extension)
   return safe;
 }
 
-std::unique_ptr<OutputSink> make_null_sink() { return std::make_unique<NullSink>(); }
-
 std::unique_ptr<OutputSink> make_output_sink(const Options& o, const OutputSpec& spec,
-                                             const InputList& inputs) {
+                                             const InputList& inputs, RunJournal& journal) {
   if (o.format == OutputFormat::images) return std::make_unique<ImagesSink>(o, inputs);
-  return std::make_unique<NpySink>(o, spec, inputs);
+  return std::make_unique<NpySink>(o, spec, inputs, journal);
 }
 
 }  // namespace imgprep

@@ -3,6 +3,7 @@
 #include <emmintrin.h>
 #include <xmmintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace imgprep {
@@ -250,13 +251,28 @@ void store_row_f32_nchw(const OutputSpec& spec, const AxisPlan& px, int Y, const
 void Resampler::run(const DecodedImage& src, const ResizePlan& plan, const OutputSpec& spec,
                     void* dst) {
   const int W = spec.width, H = spec.height;
-  const int y0 = plan.y.first_source(), y1 = plan.y.last_source();
-  horizontal_pass(src, plan, W, y0, y1, buffers_);
+  const AxisPlan& py = plan.y;
+  // Horizontally resampled rows are kept for a window of at most kWindowBytes (but at least one
+  // output row's taps), so an extreme vertical downscale cannot ask for gigabytes. Ordinary
+  // images fit in one window. The plan's row starts never decrease.
+  constexpr size_t kWindowBytes = size_t{64} << 20;
+  const int window = std::max<int>(
+      py.taps, static_cast<int>(kWindowBytes / (std::max(W, 1) * sizeof(F4))));
+  const int last_row = py.last_source();
+  int y0 = 0, y1 = 0;  // the rows in buffers_.rows
   buffers_.out_row.resize(static_cast<size_t>(W) * 4);
   F4* row = reinterpret_cast<F4*>(buffers_.out_row.data());
   for (int Y = 0; Y < H; ++Y) {
-    const bool pad_row = plan.y.is_pad(Y);
-    if (!pad_row) vertical_pass(plan, W, Y, y0, buffers_, row);
+    const bool pad_row = py.is_pad(Y);
+    if (!pad_row) {
+      const int first = py.start[Y];
+      if (first < y0 || first + py.taps > y1) {
+        y0 = first;
+        y1 = std::min(last_row, first + window);
+        horizontal_pass(src, plan, W, y0, y1, buffers_);
+      }
+      vertical_pass(plan, W, Y, y0, buffers_, row);
+    }
     switch (spec.dtype) {
       case DType::float32:
         if (spec.layout == Layout::nchw)

@@ -5,7 +5,12 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include <fstream>
+
 #include "imgprep/pipeline/gpu_engine.h"
+#include "imgprep/pipeline/run_journal.h"
+#include "interrupts.h"
+#include "imgprep/pipeline/procs_engine.h"
 #include "imgprep/pipeline/progress.h"
 #include "imgprep/pipeline/tbb_engine.h"
 #include "imgprep/version.h"
@@ -29,11 +34,15 @@ struct EngineChoice {
 
 // --engine auto takes the GPU when this build and machine have a usable one.
 EngineChoice choose_engine(const Options& o) {
-  if (o.engine == Engine::cpu) return {false, "engine cpu"};
+  const std::string cpu =
+      o.cpu_engine == CpuEngine::procs
+          ? "engine cpu (procs: " + std::to_string(o.resolved_workers()) + " worker processes"
+          : "engine cpu (tbb";
+  if (o.engine == Engine::cpu) return {false, cpu + ")"};
   const GpuProbe probe = probe_gpu(o.device);
   if (probe.usable) return {true, "engine gpu (" + probe.description + ")"};
   if (o.engine == Engine::gpu) throw UsageError("--engine gpu: " + probe.description);
-  return {false, "engine cpu (no GPU: " + probe.description + ")"};
+  return {false, cpu + "; no GPU: " + probe.description + ")"};
 }
 
 void print_summary(std::ostream& out, const Options& o, const InputList& inputs,
@@ -59,56 +68,133 @@ void print_summary(std::ostream& out, const Options& o, const InputList& inputs,
                       << "\n";
 }
 
+// What a run's outputs depend on: the output settings and the ordered inputs (a fingerprint
+// of their paths and labels). --resume requires both unchanged.
+nlohmann::ordered_json run_identity(const Options& o, const InputList& inputs) {
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a
+  auto mix = [&hash](const std::string& text) {
+    for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
+    hash = (hash ^ 0xff) * 1099511628211ull;
+  };
+  for (const InputItem& item : inputs.items) {
+    mix(item.rel);
+    mix(std::to_string(item.label));
+  }
+  char fingerprint[17];
+  std::snprintf(fingerprint, sizeof fingerprint, "%016llx", static_cast<unsigned long long>(hash));
+  return {{"settings", output_settings(o)},
+          {"inputs", {{"count", inputs.items.size()}, {"fingerprint", fingerprint}}}};
+}
+
+nlohmann::json read_meta(const fs::path& out) {
+  std::ifstream in(out / "meta.json");
+  if (!in) throw UsageError("--resume: OUT has no meta.json from an earlier run");
+  const nlohmann::json meta = nlohmann::json::parse(in, nullptr, false);
+  if (meta.is_discarded() || !meta.contains("identity"))
+    throw UsageError("--resume: OUT's meta.json is not from imgprep");
+  return meta;
+}
+
+// Throws UsageError saying what differs.
+void check_same_run(const nlohmann::json& meta, const nlohmann::ordered_json& identity) {
+  const nlohmann::json& then = meta["identity"];
+  const nlohmann::json now = identity;
+  if (then["inputs"] != now["inputs"])
+    throw UsageError("--resume: the inputs differ from the interrupted run's (" +
+                     now["inputs"].dump() + " now, " + then["inputs"].dump() + " then)");
+  for (const auto& [key, value] : now["settings"].items())
+    if (!then["settings"].contains(key) || then["settings"][key] != value)
+      throw UsageError("--resume: OUT was made with --" + key + " " +
+                       then["settings"].value(key, nlohmann::json()).dump() + ", not " +
+                       value.dump());
+}
+
 }  // namespace
 
 int run_command(const Options& options, std::ostream& out, std::ostream& err) {
+  std::atomic<bool> stop{false};
+  const InterruptGuard interrupts(stop);
   try {
     validate(options);
     const EngineChoice engine = choose_engine(options);
     configure_codecs(options.max_pixels);
-    const InputList inputs = list_inputs(options.input, options.shard);
+    InputList inputs = list_inputs(options.input, options.shard);
     prepare_output_dir(options.output);
+    const nlohmann::ordered_json identity = run_identity(options, inputs);
+    const int64_t input_count = static_cast<int64_t>(inputs.items.size());
+
+    nlohmann::ordered_json meta = {
+        {"imgprep_version", kVersion},
+        {"complete", false},
+        {"identity", identity},
+        {"config", to_json(options)},
+        {"engine", engine.line},
+    };
+    if (options.resume) {
+      if (options.format != OutputFormat::npy)
+        throw UsageError("--resume continues npy shards; --format images has none to resume");
+      const nlohmann::json earlier = read_meta(options.output);
+      check_same_run(earlier, identity);
+      if (earlier.value("complete", false)) {
+        out << "imgprep: " << options.output.string() << " is already complete\n";
+        return earlier.value("failed", 0) > 0 ? kExitSomeFailed : kExitOk;
+      }
+    } else {
+      AtomicFile::write_file(options.output / "meta.json", meta.dump(2) + "\n");
+    }
+    RunJournal journal(options.output, options.resume);
+    const JournalState done = journal.state();  // what an interrupted run completed
+    inputs.items.erase(inputs.items.begin(),
+                       inputs.items.begin() + static_cast<long>(done.next_input));
 
     const ImageProcessor processor(options);
-    std::unique_ptr<OutputSink> sink = make_output_sink(options, processor.spec(), inputs);
+    std::unique_ptr<OutputSink> sink = make_output_sink(options, processor.spec(), inputs, journal);
     RunStats stats;
     stats.total = static_cast<int64_t>(inputs.items.size());
-    std::atomic<bool> stop{false};
     const auto start = std::chrono::steady_clock::now();
     {
       ProgressReporter progress(stats, options.quiet);
       EngineRun run{inputs.items, options, processor, *sink, stats, stop};
       if (engine.gpu)
         run_gpu_engine(run, options.device, options.batch);
+      else if (options.cpu_engine == CpuEngine::procs)
+        run_procs_engine(run);
       else
         run_tbb_engine(run);
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const nlohmann::json output = sink->finish();
+    const int64_t failed = done.failed + stats.failed.load();
 
+    if (const int sig = interrupts.signal(); sig != 0) {
+      sink->interrupt();
+      const JournalState& kept = journal.state();
+      err << "imgprep: interrupted; " << kept.next_input << " of " << input_count
+          << " inputs are in complete shards. Run the same command with --resume to continue.\n";
+      return 128 + sig;
+    }
+    const nlohmann::json output = sink->finish();
     if (!inputs.classes.empty())
       AtomicFile::write_file(options.output / "classes.json",
                              nlohmann::json(inputs.classes).dump(2) + "\n");
-    const nlohmann::ordered_json meta = {
-        {"imgprep_version", kVersion},
-        {"config", to_json(options)},
-        {"engine", engine.line},
-        {"output", output},
-        {"inputs", stats.total},
-        {"failed", stats.failed.load()},
-        {"skipped", inputs.skipped},
-        {"has_labels", inputs.has_labels},
-    };
+    meta["complete"] = true;
+    meta["output"] = output;
+    meta["inputs"] = input_count;
+    meta["failed"] = failed;
+    meta["skipped"] = inputs.skipped;
+    meta["has_labels"] = inputs.has_labels;
     AtomicFile::write_file(options.output / "meta.json", meta.dump(2) + "\n");
+    journal.remove();
     out << "imgprep: " << engine.line << "\n";
     print_summary(out, options, inputs, stats, seconds, stop.load());
-    return stats.failed.load() > 0 || stop.load() ? kExitSomeFailed : kExitOk;
+    return failed > 0 || stop.load() ? kExitSomeFailed : kExitOk;
   } catch (const UsageError& e) {
     err << "imgprep: " << e.what() << "\n";
   } catch (const InputError& e) {
     err << "imgprep: " << e.what() << "\n";
   } catch (const OutputError& e) {
+    err << "imgprep: " << e.what() << "\n";
+  } catch (const WorkerError& e) {
     err << "imgprep: " << e.what() << "\n";
   } catch (const GpuError& e) {
     err << "imgprep: GPU error: " << e.what() << "\n";

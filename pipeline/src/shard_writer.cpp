@@ -28,13 +28,15 @@ std::string npy_header(const std::string& descr, const std::vector<int64_t>& sha
 }
 
 ShardWriter::ShardWriter(std::filesystem::path dir, int shard_size, std::string descr,
-                         std::vector<int64_t> item_shape, bool labels, int64_t expected_rows)
+                         std::vector<int64_t> item_shape, bool labels, int64_t expected_rows,
+                         int first_shard)
     : dir_(std::move(dir)),
       shard_size_(shard_size),
       descr_(std::move(descr)),
       item_shape_(std::move(item_shape)),
       labels_(labels),
-      expected_rows_(expected_rows) {
+      expected_rows_(expected_rows),
+      shards_written_(first_shard) {
   item_bytes_ = std::stoul(descr_.substr(2));
   for (int64_t d : item_shape_) item_bytes_ *= static_cast<size_t>(d);
   // Sized for a full shard, so the final header always fits in the space reserved up front.
@@ -70,10 +72,19 @@ ShardWriter::Location ShardWriter::append(const void* tensor, int64_t label) {
     file_->write(placeholder.data(), placeholder.size());
   }
   file_->write(tensor, item_bytes_);
+  // Keeps the disk writing behind us, so closing a shard durably waits only for its tail.
+  unflushed_ += item_bytes_;
+  if (unflushed_ >= (uint64_t{64} << 20)) {
+    file_->start_writeback();
+    unflushed_ = 0;
+  }
   shard_labels_.push_back(label);
   ++rows_total_;
-  const Location at{shards_written_, rows_++};
-  if (rows_ == shard_size_) close_shard();
+  Location at{shards_written_, rows_++, false};
+  if (rows_ == shard_size_) {
+    close_shard();
+    at.completed_shard = true;
+  }
   return at;
 }
 
@@ -96,6 +107,12 @@ void ShardWriter::close_shard() {
 
 void ShardWriter::finish() {
   if (file_) close_shard();
+}
+
+void ShardWriter::abandon() {
+  file_.reset();
+  shard_labels_.clear();
+  rows_ = 0;
 }
 
 }  // namespace imgprep

@@ -27,10 +27,16 @@ class AtomicFile {
   // Filesystems without fallocate are left as they are.
   void reserve(uint64_t size);
   void truncate(uint64_t size);
-  void commit();
+  // Starts writing what has been written so far to disk, without waiting, so that a later
+  // durable commit has little left to wait for.
+  void start_writeback();
+  // Renames into place; durable: the data (fsync) before, and the folder entry after.
+  void commit(bool durable = true);
 
-  // Whole-file convenience: write content, commit.
+  // Whole-file convenience: write content, commit durably.
   static void write_file(const std::filesystem::path& target, std::string_view content);
+  // fsync of a folder, so that renames in it survive a power loss.
+  static void sync_folder(const std::filesystem::path& folder);
 
  private:
   [[noreturn]] void fail(const char* what) const;

@@ -1,9 +1,11 @@
-// manifest.jsonl: one JSON object per input, in input order, written atomically at the end.
-// Called from one thread at a time.
+// manifest.jsonl: one JSON object per input, in input order. Rows are held back until the
+// outputs they describe are complete (commit_pending), so after an interruption the manifest
+// describes exactly the completed shards. Called from one thread at a time.
 #pragma once
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "imgprep/pipeline/atomic_file.h"
 
@@ -20,15 +22,24 @@ struct ManifestRow {
   int width = 0, height = 0; // original size when known
 };
 
+// The row as its manifest line (without the newline).
+std::string manifest_line(const ManifestRow& row);
+
 class ManifestWriter {
  public:
   explicit ManifestWriter(const std::filesystem::path& out_dir);
-  void add(const ManifestRow& row);
-  void commit();
+  // Rows of an earlier, interrupted run being resumed.
+  void write_committed(const std::vector<std::string>& lines);
+  void add(const ManifestRow& row);  // pending
+  const std::vector<std::string>& pending() const { return pending_; }
+  void commit_pending();
+  // Completes the file with the committed rows (pending ones are dropped).
+  void finish();
 
  private:
   AtomicFile file_;
   std::string buffer_;
+  std::vector<std::string> pending_;
 };
 
 }  // namespace imgprep

@@ -19,6 +19,7 @@ namespace imgprep {
 
 enum class OutputFormat { npy, images };
 enum class Engine { automatic, cpu, gpu };
+enum class CpuEngine { tbb, procs };  // threads in one process, or worker processes
 
 struct Options {
   std::filesystem::path input;
@@ -26,6 +27,7 @@ struct Options {
 
   // Engines.
   Engine engine = Engine::automatic;  // GPU when the build and the machine have one
+  CpuEngine cpu_engine = CpuEngine::tbb;  // how the CPU engine runs, when it is the one chosen
   int device = 0;                     // CUDA device
   int batch = 64;                     // images per GPU batch
 
@@ -33,6 +35,8 @@ struct Options {
   int io_threads = 4;
   int threads = 0;    // 0: all cores
   int in_flight = 0;  // images read but not yet written; 0: automatic
+  int workers = 0;    // worker processes of --cpu-engine procs; 0: all cores
+  double timeout_per_image = 30;  // seconds a procs worker may spend on one image
 
   // Decoding.
   bool exif = true;
@@ -61,11 +65,13 @@ struct Options {
   ShardSpec shard;
 
   // The run.
+  bool resume = false;  // continue an interrupted run in OUT
   bool quiet = false;
   int64_t max_errors = -1;  // -1: no limit
   std::string preset;       // informational: the preset the values came from
 
   int resolved_threads() const;
+  int resolved_workers() const;
   int resolved_in_flight() const;
 };
 
@@ -90,11 +96,20 @@ const char* to_string(Layout layout);
 const char* to_string(DType dtype);
 const char* to_string(Engine engine);
 Engine parse_engine(const std::string& text);
+const char* to_string(CpuEngine engine);
+CpuEngine parse_cpu_engine(const std::string& text);
+Layout parse_layout(const std::string& text);  // nchw nhwc
+DType parse_dtype(const std::string& text);    // float32 float16 uint8
 
 // Checks combinations (e.g. npy needs a fixed output size); throws UsageError.
 void validate(const Options& options);
 
 // The full resolved configuration, as recorded in meta.json.
 nlohmann::json to_json(const Options& options);
+// The inverse of to_json (how the procs engine hands its options to worker processes). Throws
+// UsageError or nlohmann::json::exception for a document that to_json did not write.
+Options from_json(const nlohmann::json& config);
+// The settings that decide the output bytes (what --resume requires to be unchanged).
+nlohmann::json output_settings(const Options& options);
 
 }  // namespace imgprep

@@ -20,17 +20,21 @@ std::string npy_header(const std::string& descr, const std::vector<int64_t>& sha
 class ShardWriter {
  public:
   // descr: numpy dtype string ("<f4", "<f2", "|u1"); item_shape: one tensor's shape;
-  // expected_rows: how many rows will probably come (disk is reserved for them up front).
+  // expected_rows: how many rows will probably come (disk is reserved for them up front);
+  // first_shard: the index of the first shard to write (a resumed run's).
   ShardWriter(std::filesystem::path dir, int shard_size, std::string descr,
-              std::vector<int64_t> item_shape, bool labels, int64_t expected_rows);
+              std::vector<int64_t> item_shape, bool labels, int64_t expected_rows,
+              int first_shard = 0);
   ~ShardWriter();
 
   struct Location {
     int shard = 0;
     int row = 0;
+    bool completed_shard = false;  // this row filled its shard, which is now durable
   };
   Location append(const void* tensor, int64_t label);
-  void finish();  // completes the shard in progress
+  void finish();   // completes the shard in progress
+  void abandon();  // drops the shard in progress (its temporary file goes)
   int shards_written() const { return shards_written_; }
 
   static std::string shard_name(int index);
@@ -49,6 +53,7 @@ class ShardWriter {
   size_t header_size_;
   int64_t expected_rows_;
   int64_t rows_total_ = 0;
+  uint64_t unflushed_ = 0;  // bytes written since the last start_writeback
 
   std::unique_ptr<AtomicFile> file_;
   std::vector<int64_t> shard_labels_;

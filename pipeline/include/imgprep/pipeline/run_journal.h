@@ -1,0 +1,43 @@
+// OUT/journal.jsonl: one line per completed shard, written only once the shard is durable and
+// fsync'd itself, holding that shard's manifest rows and where the inputs continue. A run
+// interrupted in any way (Ctrl-C, SIGKILL, power loss) resumes after its last recorded shard.
+// One writer; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace imgprep {
+
+struct JournalState {
+  int shards = 0;               // shards 0 .. shards-1 are complete
+  uint64_t next_input = 0;      // index of the first input after them
+  int64_t failed = 0;           // failed rows among the inputs before next_input
+  std::vector<std::string> manifest_rows;  // manifest lines of the inputs before next_input
+};
+
+class RunJournal {
+ public:
+  // resume: continue the journal in out_dir (its valid lines are loaded, a torn last line is
+  // cut off); otherwise start an empty one.
+  RunJournal(const std::filesystem::path& out_dir, bool resume);
+  ~RunJournal();
+  RunJournal(const RunJournal&) = delete;
+  RunJournal& operator=(const RunJournal&) = delete;
+
+  const JournalState& state() const { return state_; }
+  // Appends (and fsyncs) a line: shards complete up to `shards`, inputs up to next_input.
+  void record(int shards, uint64_t next_input, int64_t failed,
+              const std::vector<std::string>& rows);
+  // The run is complete: the journal goes.
+  void remove();
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+  JournalState state_;
+};
+
+}  // namespace imgprep

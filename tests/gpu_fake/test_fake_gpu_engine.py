@@ -1,0 +1,320 @@
+"""The GPU engine's host-side orchestration, without a GPU.
+
+`imgprep-fake-gpu` is the imgprep command with pipeline/src/gpu_engine.cpp linked against
+fake_cuda_runtime.cpp (host memory, the kernel's per-pixel function run on the CPU) instead of
+libcudart. Its kernel does the CPU engine's arithmetic (tests/cpp/gpu_maths_test.cpp holds the two
+equal), so everything the GPU engine writes must be byte-identical to what the real imgprep writes
+with --engine cpu: any difference is the engine's batching, ring, ordering or delivery. The real
+kernel is tested on a GPU by tests/cpp/gpu_kernel_test.cpp and tests/python/test_gpu_parity.py.
+
+Every comparison runs twice: with the fake's stream work run at once, and deferred until the
+engine waits on the batch's event (IMGPREP_FAKE_CUDA_DEFER=1), the earliest and the latest a GPU
+may run it.
+
+Environment (set by CTest; the fallbacks are the default build tree):
+  IMGPREP             the real imgprep binary (build/bin/imgprep)
+  IMGPREP_FAKE_GPU    imgprep-fake-gpu (build/tests/gpu_fake/imgprep-fake-gpu)
+  IMGPREP_SAMPLE      datasets/sample
+  IMGPREP_SAMPLE_BAD  datasets/sample-bad
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+IMGPREP = Path(os.environ.get("IMGPREP", REPO / "build/bin/imgprep"))
+FAKE_GPU = Path(os.environ.get("IMGPREP_FAKE_GPU", REPO / "build/tests/gpu_fake/imgprep-fake-gpu"))
+SAMPLE = Path(os.environ.get("IMGPREP_SAMPLE", REPO / "datasets/sample"))
+SAMPLE_BAD = Path(os.environ.get("IMGPREP_SAMPLE_BAD", REPO / "datasets/sample-bad"))
+
+ENGINE_LINE = "imgprep: engine gpu (fake CUDA device, device 0)"
+MODES = {"immediate": {}, "deferred": {"IMGPREP_FAKE_CUDA_DEFER": "1"}}
+FAKE_VARIABLES = ("IMGPREP_FAKE_CUDA_FAIL_AFTER", "IMGPREP_FAKE_CUDA_FAIL_SYNC_AFTER",
+                  "IMGPREP_FAKE_CUDA_FAIL_LAUNCH_AFTER", "IMGPREP_FAKE_CUDA_DEFER")
+
+
+class Result:
+    def __init__(self, cmd, proc, out):
+        self.cmd, self.rc, self.out = cmd, proc.returncode, out
+        self.stdout, self.stderr = proc.stdout, proc.stderr
+
+    def __repr__(self):
+        return f"{' '.join(self.cmd)}\nrc={self.rc}\nstdout:{self.stdout}\nstderr:{self.stderr}"
+
+    @property
+    def manifest(self):
+        return [json.loads(line) for line in (self.out / "manifest.jsonl").read_text().splitlines()]
+
+    @property
+    def meta(self):
+        return json.loads((self.out / "meta.json").read_text())
+
+
+def run(binary, inp, out, *args, env=None, expect=0, timeout=120):
+    """`BINARY run INP -o OUT ARGS -q`, with the fake's variables cleared, then `env` added."""
+    cmd = [str(binary), "run", str(inp), "-o", str(out), *map(str, args), "-q"]
+    full_env = {k: v for k, v in os.environ.items() if k not in FAKE_VARIABLES}
+    full_env.update(env or {})
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env)
+    result = Result(cmd, proc, Path(out))
+    if expect is not None:
+        assert result.rc == expect, result
+    return result
+
+
+def files_under(folder):
+    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file())
+
+
+def comparable_meta(meta):
+    """meta.json less what names the engine, the batch and the output folder."""
+    meta = json.loads(json.dumps(meta))
+    meta.pop("engine")
+    for key in ("engine", "batch", "output"):
+        meta["config"].pop(key)
+    return meta
+
+
+def assert_same_outputs(cpu, gpu):
+    """Every file byte-identical (shards, labels, manifest, classes, images), meta.json equal but
+    for the engine."""
+    assert files_under(gpu.out) == files_under(cpu.out)
+    for name in files_under(cpu.out):
+        if name != "meta.json":
+            assert (gpu.out / name).read_bytes() == (cpu.out / name).read_bytes(), name
+    assert comparable_meta(gpu.meta) == comparable_meta(cpu.meta)
+    assert gpu.meta["engine"] == ENGINE_LINE.removeprefix("imgprep: ")
+    assert gpu.stdout.splitlines()[0] == ENGINE_LINE, gpu.stdout
+
+
+def cpu_and_gpu(tmp_path, inp, *args, mode="immediate", expect=0):
+    cpu = run(IMGPREP, inp, tmp_path / "cpu", *args, "--engine", "cpu", expect=expect)
+    gpu = run(FAKE_GPU, inp, tmp_path / "gpu", *args, "--engine", "gpu", env=MODES[mode],
+              expect=expect)
+    return cpu, gpu
+
+
+@pytest.fixture(params=list(MODES))
+def mode(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def mixed_dir(tmp_path_factory):
+    """Good images and bad ones interleaved in one flat folder (sorted by name): a failure first
+    and last, three failures in a row (one whole batch of 3), a skipped non-image."""
+    bad = {"empty": SAMPLE_BAD / "empty.png", "text": SAMPLE_BAD / "not-an-image.jpg",
+           "truncated": SAMPLE_BAD / "truncated.jpg"}
+    files = [
+        ("00-bad-empty.png", bad["empty"]),
+        ("01-chelsea.jpg", SAMPLE / "animals/chelsea.jpg"),
+        ("02-coffee-small.bmp", SAMPLE / "objects/coffee-small.bmp"),
+        ("03-bad-text.jpg", bad["text"]),
+        ("04-bad-truncated.jpg", bad["truncated"]),
+        ("05-bad-empty.png", bad["empty"]),
+        ("06-astronaut.jpg", SAMPLE / "space/astronaut.jpg"),
+        ("07-good-1.jpg", SAMPLE_BAD / "good-1.jpg"),
+        ("08-bad-truncated.jpg", bad["truncated"]),
+        ("09-gravel.png", SAMPLE / "textures/gravel.png"),
+        ("10-clock-gray.jpg", SAMPLE / "objects/clock-gray.jpg"),
+        ("11-notes.txt", SAMPLE_BAD / "notes.txt"),
+        ("12-bad-text.jpg", bad["text"]),
+    ]
+    folder = tmp_path_factory.mktemp("mixed")
+    for name, source in files:
+        shutil.copy(source, folder / name)
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------
+# Byte-identical to the CPU engine
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch", [1, 3, 5, 64])
+def test_sample_imagenet(tmp_path, mode, batch, threads):
+    """17 images: batches of 1 and 3 wrap the ring of 3 slots several times, 5 leaves a partial
+    last batch of 2, 64 is one partial batch."""
+    cpu, gpu = cpu_and_gpu(tmp_path, SAMPLE, "--preset", "imagenet", "--threads", threads,
+                           "--batch", batch, mode=mode)
+    assert len(cpu.manifest) == 17
+    assert_same_outputs(cpu, gpu)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 4, 64])
+def test_failed_inputs_pass_through_in_order(tmp_path, mixed_dir, mode, batch):
+    cpu, gpu = cpu_and_gpu(tmp_path, mixed_dir, "--preset", "imagenet", "--threads", 2,
+                           "--batch", batch, mode=mode, expect=1)
+    statuses = [r["status"] for r in cpu.manifest]
+    assert statuses.count("failed") == 6 and statuses.count("ok") == 6, cpu.manifest
+    assert_same_outputs(cpu, gpu)
+
+
+@pytest.mark.parametrize("batch", [1, 4, 64])
+def test_format_images(tmp_path, mode, batch):
+    """--format images: the encoder runs after the GPU stage, on the GPU's tensors."""
+    cpu, gpu = cpu_and_gpu(tmp_path, SAMPLE, "--preset", "imagenet", "--format", "images",
+                           "--batch", batch, mode=mode)
+    assert len(list(gpu.out.rglob("*.jpg"))) == 17
+    assert_same_outputs(cpu, gpu)
+
+
+def test_format_images_variable_sizes_and_failures(tmp_path, mixed_dir, mode):
+    """Outputs of different sizes in one batch (no crop), with failed inputs between them."""
+    cpu, gpu = cpu_and_gpu(tmp_path, mixed_dir, "--resize", "shorter:40", "--format", "images",
+                           "--image-format", "png", "--batch", 3, mode=mode, expect=1)
+    assert_same_outputs(cpu, gpu)
+
+
+VARIANTS = [
+    ["--preset", "imagenet", "--dtype", "uint8"],
+    ["--preset", "imagenet", "--dtype", "float16"],
+    ["--preset", "imagenet", "--layout", "nhwc"],
+    ["--preset", "imagenet", "--channels", "bgr"],
+    ["--preset", "imagenet", "--dtype", "uint8", "--layout", "nhwc", "--channels", "bgr"],
+    ["--preset", "clip", "--layout", "nhwc", "--dtype", "float16"],
+    ["--preset", "yolo", "--channels", "bgr"],
+    ["--resize", "97x61", "--interp", "nearest", "--dtype", "uint8"],
+    ["--resize", "shorter:40", "--crop", "center:33x31", "--interp", "area", "--antialias", "off"],
+    ["--resize", "letterbox:50x20", "--interp", "lanczos", "--dtype", "float16"],
+    ["--resize", "300x300", "--interp", "cubic", "--antialias", "off", "--dtype", "uint8"],
+]
+
+
+@pytest.mark.parametrize("args", VARIANTS, ids=[" ".join(v) for v in VARIANTS])
+def test_output_variants(tmp_path, mode, args):
+    cpu, gpu = cpu_and_gpu(tmp_path, SAMPLE, *args, "--batch", 4, mode=mode)
+    assert_same_outputs(cpu, gpu)
+
+
+def test_few_slots_and_small_shards(tmp_path, mode):
+    """The fewest job slots (--in-flight 1) and shards split across batches."""
+    cpu, gpu = cpu_and_gpu(tmp_path, SAMPLE, "--preset", "imagenet", "--in-flight", 1,
+                           "--io-threads", 1, "--shard-size", 4, "--batch", 3, mode=mode)
+    assert len(list(gpu.out.glob("shard-*.npy"))) == 5
+    assert_same_outputs(cpu, gpu)
+
+
+def test_summary_names_the_fake_device(tmp_path):
+    gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu")
+    assert gpu.stdout.splitlines()[0] == ENGINE_LINE
+    assert sum(line.startswith("imgprep: engine ") for line in gpu.stdout.splitlines()) == 1
+    auto = run(FAKE_GPU, SAMPLE, tmp_path / "auto", "--preset", "imagenet")
+    assert auto.stdout.splitlines()[0] == ENGINE_LINE
+
+
+def test_missing_device_is_a_usage_error(tmp_path):
+    gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
+              "--device", 1, expect=2)
+    assert gpu.stderr == "imgprep: --engine gpu: no CUDA device 1 (1 present)\n"
+    assert not (gpu.out / "manifest.jsonl").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Stopping early
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("batch", [1, 3, 64])
+def test_max_errors_stops_with_a_consistent_manifest(tmp_path, mixed_dir, mode, batch):
+    """--max-errors 0: exit 1 after the first failure. How many later inputs were already under
+    way is timing, so the manifest is held to what must hold: rows in input order, everything up
+    to the first failure, each row as the full CPU run wrote it, shards holding the ok rows."""
+    inputs = tmp_path / "inputs"
+    shutil.copytree(mixed_dir, inputs)
+    (inputs / "00-bad-empty.png").unlink()  # the first failure comes after two images
+    full = run(IMGPREP, inputs, tmp_path / "full", "--preset", "imagenet", "--engine", "cpu",
+               "--dtype", "uint8", expect=1)
+    order = [r["path"] for r in full.manifest]
+    first_failure = next(i for i, r in enumerate(full.manifest) if r["status"] == "failed")
+    assert first_failure == 2
+
+    gpu = run(FAKE_GPU, inputs, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
+              "--dtype", "uint8", "--max-errors", 0, "--batch", batch, env=MODES[mode], expect=1)
+    assert "stopped early" in gpu.stdout
+    rows = gpu.manifest
+    positions = [order.index(r["path"]) for r in rows]
+    assert positions == sorted(set(positions)), rows
+    assert positions[:first_failure + 1] == list(range(first_failure + 1)), rows
+
+    full_shard = np.load(full.out / "shard-00000.npy")
+    gpu_shard = np.load(gpu.out / "shard-00000.npy")
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert gpu_shard.shape[0] == len(ok)
+    for i, row in enumerate(ok):
+        expected = full.manifest[order.index(row["path"])]
+        assert row == {**expected, "row": i}
+        assert np.array_equal(gpu_shard[i], full_shard[expected["row"]]), row["path"]
+    for row in rows:
+        if row["status"] == "failed":
+            assert row == full.manifest[order.index(row["path"])]
+    assert gpu.meta["failed"] == sum(r["status"] == "failed" for r in rows)
+    assert not list(gpu.out.rglob("*.part"))
+
+
+# ---------------------------------------------------------------------------------------------
+# CUDA errors
+# ---------------------------------------------------------------------------------------------
+
+def assert_clean_gpu_error(result):
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("imgprep: GPU error: "), result
+    assert "unspecified launch failure" in lines[0], result
+    assert not list(result.out.rglob("*.part")), list(result.out.rglob("*"))
+    # Nothing says the run finished: no meta.json, or one that says it is not complete.
+    meta = result.out / "meta.json"
+    assert not meta.exists() or json.loads(meta.read_text()).get("complete") is False
+
+
+@pytest.mark.parametrize("batch", [1, 3, 5, 64])
+def test_copy_failure_exits_2(tmp_path, mode, batch):
+    """The 2nd cudaMemcpyAsync (the first batch's copy back) fails: exit 2, one line, no hang."""
+    gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
+              "--batch", batch, env={**MODES[mode], "IMGPREP_FAKE_CUDA_FAIL_AFTER": "2"},
+              expect=2, timeout=60)
+    assert_clean_gpu_error(gpu)
+    assert "copy from the GPU" in gpu.stderr
+
+
+@pytest.mark.parametrize("fail_after", [1, 3, 7, 12])
+def test_copy_failure_anywhere_exits_2(tmp_path, mode, fail_after):
+    """With batches of 1 over the sample, the 7th and 12th copies fail with the ring full."""
+    gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
+              "--batch", 1, "--threads", 2,
+              env={**MODES[mode], "IMGPREP_FAKE_CUDA_FAIL_AFTER": str(fail_after)},
+              expect=2, timeout=60)
+    assert_clean_gpu_error(gpu)
+
+
+@pytest.mark.parametrize("batch,fail_at", [(5, 1), (5, 2), (5, 4), (1, 9), (64, 1)])
+def test_wait_failure_exits_2(tmp_path, mode, batch, fail_at):
+    """A fault that shows when the engine waits for a batch (cudaEventSynchronize): while the ring
+    turns, or while it drains at the end (with batches of 5, waits 2 to 4 are the drain)."""
+    gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
+              "--batch", batch,
+              env={**MODES[mode], "IMGPREP_FAKE_CUDA_FAIL_SYNC_AFTER": str(fail_at)},
+              expect=2, timeout=60)
+    assert_clean_gpu_error(gpu)
+    assert "GPU batch" in gpu.stderr
+
+
+@pytest.mark.parametrize("batch,fail_at", [(5, 1), (1, 6)])
+def test_launch_failure_exits_2(tmp_path, mode, batch, fail_at):
+    gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
+              "--batch", batch,
+              env={**MODES[mode], "IMGPREP_FAKE_CUDA_FAIL_LAUNCH_AFTER": str(fail_at)},
+              expect=2, timeout=60)
+    assert_clean_gpu_error(gpu)
+    assert "kernel launch" in gpu.stderr
+
+
+def test_failure_with_failed_inputs_exits_2(tmp_path, mixed_dir, mode):
+    gpu = run(FAKE_GPU, mixed_dir, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
+              "--batch", 2, env={**MODES[mode], "IMGPREP_FAKE_CUDA_FAIL_AFTER": "4"},
+              expect=2, timeout=60)
+    assert_clean_gpu_error(gpu)
