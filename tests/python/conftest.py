@@ -209,3 +209,21 @@ def report(request, text):
     """Records a finding in the test report (shown with -rA / in the JUnit XML) and on stdout."""
     request.node.user_properties.append(("finding", text))
     print(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Resize test inputs (test_resize_pillow, test_resize_opencv)
+# --------------------------------------------------------------------------------------------
+
+# Scale factors named for the 500x375 / 375x500 fixtures; the other inputs get other factors.
+RESIZE_TARGETS = [(340, 255), (250, 188), (115, 86), (1150, 862), (76, 39), (600, 100)]
+RESIZE_SAMPLE_PNGS = ["animals/chelsea-small.png", "space/astronaut-portrait.png",
+                      "textures/gravel.png"]
+
+
+def resize_inputs(fixtures_dir, sample_dir, tmp_path_factory):
+    """Lossless inputs for resize comparisons, copied into one folder: (folder, [paths])."""
+    files = (sorted((fixtures_dir / "sizes").glob("*.png")) +
+             [sample_dir / p for p in RESIZE_SAMPLE_PNGS])
+    folder = copy_files(files, tmp_path_factory.mktemp("resize-inputs"))
+    return folder, [folder / f.name for f in files]

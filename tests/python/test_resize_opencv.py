@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import copy_files, max_diff, pil_open_rgb, report
+from conftest import RESIZE_TARGETS, max_diff, pil_open_rgb, report, resize_inputs
 
 FLAGS = {
     "nearest": cv2.INTER_NEAREST,
@@ -14,15 +14,13 @@ FLAGS = {
     "area": cv2.INTER_AREA,
     "lanczos": cv2.INTER_LANCZOS4,
 }
-TARGETS = [(340, 255), (250, 188), (115, 86), (1150, 862), (76, 39), (600, 100)]
-SAMPLE_PNGS = ["animals/chelsea-small.png", "space/astronaut-portrait.png", "textures/gravel.png"]
+TARGETS = RESIZE_TARGETS
 
 
 @pytest.fixture(scope="module")
 def inputs(fixtures_dir, sample_dir, tmp_path_factory):
-    files = sorted((fixtures_dir / "sizes").glob("*.png")) + [sample_dir / p for p in SAMPLE_PNGS]
-    folder = copy_files(files, tmp_path_factory.mktemp("resize-inputs"))
-    return folder, {f.name: np.asarray(pil_open_rgb(folder / f.name)) for f in files}
+    folder, files = resize_inputs(fixtures_dir, sample_dir, tmp_path_factory)
+    return folder, {f.name: np.asarray(pil_open_rgb(f)) for f in files}
 
 
 def diffs_vs_opencv(imgprep, inputs, interp, width, height):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import copy_files, max_diff, pil_open_rgb, report
+from conftest import RESIZE_TARGETS, max_diff, pil_open_rgb, report, resize_inputs
 
 FILTERS = {
     "nearest": Image.NEAREST,
@@ -18,16 +18,13 @@ FILTERS = {
     "area": Image.BOX,
     "lanczos": Image.LANCZOS,
 }
-# Scale factors named for the 500x375 / 375x500 fixtures; the other inputs get other factors.
-TARGETS = [(340, 255), (250, 188), (115, 86), (1150, 862), (76, 39), (600, 100)]
-SAMPLE_PNGS = ["animals/chelsea-small.png", "space/astronaut-portrait.png", "textures/gravel.png"]
+TARGETS = RESIZE_TARGETS
 
 
 @pytest.fixture(scope="module")
 def inputs(fixtures_dir, sample_dir, tmp_path_factory):
-    files = sorted((fixtures_dir / "sizes").glob("*.png")) + [sample_dir / p for p in SAMPLE_PNGS]
-    folder = copy_files(files, tmp_path_factory.mktemp("resize-inputs"))
-    return folder, {f.name: pil_open_rgb(folder / f.name) for f in files}
+    folder, files = resize_inputs(fixtures_dir, sample_dir, tmp_path_factory)
+    return folder, {f.name: pil_open_rgb(f) for f in files}
 
 
 def run_stretch(imgprep, folder, interp, width, height):
