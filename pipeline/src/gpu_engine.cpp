@@ -16,17 +16,30 @@ void check(cudaError_t error, const char* what) {
   if (error != cudaSuccess) throw GpuError(std::string(what) + ": " + cudaGetErrorString(error));
 }
 
+struct PinnedMemory {
+  static cudaError_t allocate(void** p, size_t n) { return cudaMallocHost(p, n); }
+  static void release(void* p) { cudaFreeHost(p); }
+};
+struct DeviceMemory {
+  static cudaError_t allocate(void** p, size_t n) { return cudaMalloc(p, n); }
+  static void release(void* p) { cudaFree(p); }
+};
+
 // Grow-only buffers: sized by the largest batch seen, then reused (no allocation per batch).
-class PinnedBytes {
+template <class Memory>
+class GrowBytes {
  public:
-  ~PinnedBytes() { cudaFreeHost(data_); }
+  GrowBytes() = default;
+  GrowBytes(const GrowBytes&) = delete;
+  GrowBytes& operator=(const GrowBytes&) = delete;
+  ~GrowBytes() { Memory::release(data_); }
   uint8_t* reserve(size_t size) {
     if (size > capacity_) {
-      cudaFreeHost(data_);
+      Memory::release(data_);
       data_ = nullptr;
       const size_t capacity = std::max(size, capacity_ + capacity_ / 2);
       capacity_ = 0;
-      check(cudaMallocHost(reinterpret_cast<void**>(&data_), capacity), "cudaMallocHost");
+      check(Memory::allocate(reinterpret_cast<void**>(&data_), capacity), "allocating GPU buffers");
       capacity_ = capacity;
     }
     return data_;
@@ -37,26 +50,8 @@ class PinnedBytes {
   uint8_t* data_ = nullptr;
   size_t capacity_ = 0;
 };
-
-class DeviceBytes {
- public:
-  ~DeviceBytes() { cudaFree(data_); }
-  uint8_t* reserve(size_t size) {
-    if (size > capacity_) {
-      cudaFree(data_);
-      data_ = nullptr;
-      const size_t capacity = std::max(size, capacity_ + capacity_ / 2);
-      capacity_ = 0;
-      check(cudaMalloc(reinterpret_cast<void**>(&data_), capacity), "cudaMalloc");
-      capacity_ = capacity;
-    }
-    return data_;
-  }
-
- private:
-  uint8_t* data_ = nullptr;
-  size_t capacity_ = 0;
-};
+using PinnedBytes = GrowBytes<PinnedMemory>;
+using DeviceBytes = GrowBytes<DeviceMemory>;
 
 // One staging slot of the ring: a batch's host and device buffers, its stream and the event
 // that tells when its results are back (and the slot may be refilled).
