@@ -26,8 +26,15 @@ void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage
   job.width = info.width;
   job.height = info.height;
   placement = place(info.width, info.height, options_.resize, options_.crop);
-  plan = make_resize_plan(info.decoded_width, info.decoded_height, info.extent_w, info.extent_h,
-                          placement, options_.method);
+  const PlanKey key{info.decoded_width, info.decoded_height, info.extent_w, info.extent_h,
+                    placement.resized_w, placement.resized_h, placement.out_w, placement.out_h,
+                    placement.offset_x, placement.offset_y};
+  if (!(key == s.last_key) || s.last_plan.x.start.empty()) {
+    s.last_plan = make_resize_plan(info.decoded_width, info.decoded_height, info.extent_w,
+                                   info.extent_h, placement, options_.method);
+    s.last_key = key;
+  }
+  plan = s.last_plan;  // copies into plan's existing storage
   // Only the pixels the plan reads are decoded (JPEG: whole iMCU columns, skipped rows).
   const Region needed{plan.x.first_source(), plan.y.first_source(),
                       plan.x.last_source() - plan.x.first_source(),

@@ -12,10 +12,21 @@
 
 namespace imgprep {
 
+// What a plan depends on besides the options; images of one size share a plan.
+struct PlanKey {
+  int decoded_w = 0, decoded_h = 0;
+  double extent_w = 0, extent_h = 0;
+  int resized_w = 0, resized_h = 0, out_w = 0, out_h = 0, offset_x = 0, offset_y = 0;
+  bool operator==(const PlanKey&) const = default;
+};
+
 struct Scratch {
   Decoder decoder;
   DecodedImage image;
   ResizePlan plan;
+  // The last plan made on this thread, before rebasing to a decoded region.
+  PlanKey last_key;
+  ResizePlan last_plan;
   Resampler resampler;
 };
 
