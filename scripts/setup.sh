@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages imgprep needs, and only those that are missing.
 # Usage: scripts/setup.sh [build|test|bench]   (default build; test and bench add Python tools)
-# Runs apt-get as root, or through sudo for other users.
+# Runs apt-get as root, or through sudo for other users. bench also makes bench/.venv (Debian's
+# python3 with --system-site-packages, plus pip's nvidia-dali-cuda130 for bench/peers/dali_cpu.py)
+# when it is missing; a pip failure there only prints a message (the DALI peer then reports
+# itself unavailable).
 set -euo pipefail
 
 build=(build-essential cmake pkg-config libopencv-dev libtbb-dev libjpeg62-turbo-dev
        libturbojpeg0-dev libpng-dev libexif-dev libcli11-dev nlohmann-json3-dev libgtest-dev)
 test=(python3 python3-numpy python3-pil python3-opencv python3-pytest python3-torchvision)
-bench=(time libvips-tools imagemagick)
+bench=(time libvips-tools imagemagick python3-torch python3-venv)
 
 case "${1:-build}" in
   build) wanted=("${build[@]}") ;;
@@ -22,10 +25,23 @@ for package in "${wanted[@]}"; do
     missing+=("$package")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  echo "setup: installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 
-sudo=()
-[ "$(id -u)" -ne 0 ] && sudo=(sudo)
-echo "setup: installing ${missing[*]}"
-"${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The DALI peer's virtual environment, only when it is missing or lacks DALI.
+if [ "${1:-build}" = bench ]; then
+  venv="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/bench/.venv"
+  if ! "$venv/bin/python" -c 'import nvidia.dali' >/dev/null 2>&1; then
+    echo "setup: making $venv with nvidia-dali-cuda130 (pip)"
+    if ! { [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"; } ||
+      ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check nvidia-dali-cuda130; then
+      echo "setup: could not install nvidia-dali-cuda130 into $venv (see pip's message above);" \
+        "bench/compare.sh will show the DALI peer as not run" >&2
+    fi
+  fi
+fi
