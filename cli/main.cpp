@@ -3,10 +3,36 @@
 #include <cstring>
 #include <iostream>
 
+#include "imgprep/pipeline/bench.h"
 #include "imgprep/pipeline/procs_engine.h"
 #include "imgprep/pipeline/run.h"
 #include "imgprep/version.h"
 #include "run_options.h"
+
+namespace {
+
+// The bench-only options, beside the preprocessing options it shares with run.
+struct BenchFlags {
+  std::string tiers = "all";
+  double io_latency_ms = 0;
+  imgprep::BenchOptions options;
+
+  explicit BenchFlags(CLI::App& bench) {
+    bench.add_option("--tiers", tiers,
+                     "comma-separated: serial, threads, procs, tbb, gpu, ceiling (default all)");
+    bench.add_option("--repeat", options.repeat, "timed runs per tier (default 5)");
+    bench.add_option("--warmup", options.warmup,
+                     "untimed runs per tier first; the first checks the output (default 1)");
+    bench.add_option("--json", options.json, "also write the results as JSON to this file");
+    bench.add_option("--chart", options.chart, "also write an SVG bar chart to this file");
+    bench.add_flag("--cold", options.cold,
+                   "drop the inputs from the page cache before every timed run");
+    bench.add_option("--io-latency", io_latency_ms,
+                     "simulated storage latency added to every file read, in ms (default 0)");
+  }
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // The procs engine's worker processes are this executable with a hidden first argument;
@@ -18,7 +44,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("imgprep ") + imgprep::kVersion);
   app.require_subcommand(1);
   CLI::App* run = app.add_subcommand("run", "preprocess INPUT into OUT");
-  imgprep::RunOptionsParser run_options(*run);
+  imgprep::RunOptionsParser run_options(*run, imgprep::RunOptionsParser::For::run);
+  CLI::App* bench = app.add_subcommand(
+      "bench", "measure every parallelism tier on INPUT with the same preprocessing");
+  imgprep::RunOptionsParser bench_options(*bench, imgprep::RunOptionsParser::For::bench);
+  BenchFlags bench_flags(*bench);
 
   try {
     app.parse(argc, argv);
@@ -34,6 +64,12 @@ int main(int argc, char** argv) {
   }
   try {
     if (run->parsed()) return imgprep::run_command(run_options.resolve(), std::cout, std::cerr);
+    if (bench->parsed()) {
+      imgprep::Options options = bench_options.resolve();
+      options.io_latency_ms = bench_flags.io_latency_ms;
+      bench_flags.options.tiers = imgprep::parse_tiers(bench_flags.tiers);
+      return imgprep::bench_command(options, bench_flags.options, std::cout, std::cerr);
+    }
   } catch (const imgprep::UsageError& e) {
     std::cerr << "imgprep: " << e.what() << "\n";
     return imgprep::kExitUsage;

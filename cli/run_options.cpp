@@ -22,11 +22,11 @@ void RunOptionsParser::add_flag(const std::string& name, const std::string& help
   });
 }
 
-RunOptionsParser::RunOptionsParser(CLI::App& c) : command_(c) {
+RunOptionsParser::RunOptionsParser(CLI::App& c, For use) : command_(c) {
   using S = std::string;
   c.add_option("INPUT", input_, "folder of images (walked recursively) or a list file")
       ->required();
-  c.add_option("-o,--output", output_, "output folder")->required();
+  if (use == For::run) c.add_option("-o,--output", output_, "output folder")->required();
   c.add_option("--preset", preset_, "imagenet, clip or yolo; explicit options override it");
 
   // Engines.
@@ -100,8 +100,9 @@ RunOptionsParser::RunOptionsParser(CLI::App& c) : command_(c) {
   add<S>("--shard", "K/N: process only the K-th (0-based) of N slices of the inputs",
          [](Options& o, const S& v) { o.shard = parse_shard(v); });
   // The run.
-  add_flag("--resume", "continue an interrupted run in OUT (same settings and inputs)",
-           [](Options& o) { o.resume = true; });
+  if (use == For::run)
+    add_flag("--resume", "continue an interrupted run in OUT (same settings and inputs)",
+             [](Options& o) { o.resume = true; });
   add_flag("-q,--quiet", "no progress output", [](Options& o) { o.quiet = true; });
   add<int64_t>("--max-errors", "stop after more than this many inputs failed (default: no limit)",
                [](Options& o, const int64_t& v) { o.max_errors = v; });

@@ -1,5 +1,5 @@
-// The `run` options on the command line, and how they become Options: defaults, then the
-// preset, then every flag given explicitly.
+// The `run` options on the command line (which `bench` shares), and how they become Options:
+// defaults, then the preset, then every flag given explicitly.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -13,8 +13,9 @@ namespace imgprep {
 
 class RunOptionsParser {
  public:
-  // Adds INPUT, -o/--output and every preprocessing option to `command`.
-  explicit RunOptionsParser(CLI::App& command);
+  enum class For { run, bench };
+  // Adds INPUT, every preprocessing option and, for run, -o/--output and --resume to `command`.
+  RunOptionsParser(CLI::App& command, For use);
   // After parsing: the resolved options. Throws UsageError.
   Options resolve() const;
 

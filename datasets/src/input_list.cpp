@@ -114,6 +114,8 @@ bool parse_int(const std::string& s, int64_t& value) {
 }
 
 InputList list_file(const fs::path& list_path) {
+  if (sniffs_as_image(list_path))
+    throw InputError("INPUT is an image, not a folder or a list file: " + list_path.string());
   std::ifstream in(list_path);
   if (!in) throw InputError("cannot read list file " + list_path.string());
   InputList list;

@@ -20,7 +20,7 @@ void run_cpu_graph(EngineRun& run, JobSlots& slots, Work work, HandOff hand_off)
   oneapi::tbb::global_control parallelism(oneapi::tbb::global_control::max_allowed_parallelism,
                                           threads);
   oneapi::tbb::task_arena arena(threads);
-  ReadPool readers(run.items, run.options.io_threads, slots, run.stats, run.stop);
+  ReadPool readers(run, slots);
   oneapi::tbb::enumerable_thread_specific<Scratch> scratch;
 
   arena.execute([&] {
@@ -31,6 +31,7 @@ void run_cpu_graph(EngineRun& run, JobSlots& slots, Work work, HandOff hand_off)
       readers.start([&gw](Job* job) { gw.try_put(job); }, [&gw] { gw.release_wait(); });
     });
     flow::function_node<Job*, Job*> process(graph, flow::unlimited, [&](Job* job) {
+      run.stats.dequeue(Stage::decode);
       work(*job, scratch.local());
       return job;
     });

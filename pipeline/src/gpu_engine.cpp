@@ -89,7 +89,10 @@ class GpuStage {
     }
   }
 
-  void push(Job* job) { queue_.push(job); }  // in input order
+  void push(Job* job) {  // in input order
+    run_.stats.enqueue(Stage::transform);
+    queue_.push(job);
+  }
 
   void finish() {
     queue_.push(nullptr);
@@ -103,10 +106,14 @@ class GpuStage {
     for (;;) {
       Job* job = nullptr;
       queue_.pop(job);
-      if (job) pending.push_back(job);
+      if (job) {
+        run_.stats.dequeue(Stage::transform);
+        pending.push_back(job);
+      }
       if (job && static_cast<int>(pending.size()) < batch_) continue;
       if (!error_) {
         try {
+          StageTimer timer(run_.stats, Stage::transform);
           submit(pending);
         } catch (...) {
           fail();
@@ -117,6 +124,7 @@ class GpuStage {
     }
     for (int i = 0; i < kRing && !error_; ++i) {
       try {
+        StageTimer timer(run_.stats, Stage::transform);
         deliver(ring_[(next_ + i) % kRing]);
       } catch (...) {
         fail();
@@ -192,7 +200,6 @@ class GpuStage {
       try {
         if (job->ok() && !job->cancelled) {
           const BatchImage& im = slot.tables.images()[image++];
-          StageTimer timer(run_.stats, Stage::transform);
           const size_t bytes = static_cast<size_t>(im.out_w) * im.out_h *
                                OutputSpec::kChannels * run_.processor.spec().element_size();
           job->output.resize(bytes);

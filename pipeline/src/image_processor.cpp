@@ -40,6 +40,7 @@ void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage
                       plan.x.last_source() - plan.x.first_source(),
                       plan.y.last_source() - plan.y.first_source()};
   s.decoder.decode(image, needed);
+  stats.decoded_bytes.fetch_add(int64_t{image.width} * image.height * 3, std::memory_order_relaxed);
   job.warning = image.warning;
   plan.x.rebase(image.origin_x);
   plan.y.rebase(image.origin_y);

@@ -1,3 +1,4 @@
+#include "imgprep/pipeline/json_text.h"
 #include "imgprep/pipeline/manifest.h"
 
 #include <nlohmann/json.hpp>
@@ -21,7 +22,7 @@ std::string manifest_line(const ManifestRow& r) {
     j["height"] = r.height;
   }
   // Paths and decoder messages may hold bytes that are not UTF-8.
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return json_text(j);
 }
 
 ManifestWriter::ManifestWriter(const std::filesystem::path& out_dir)

@@ -235,6 +235,8 @@ void validate(const Options& o) {
   if (o.workers < 0) throw UsageError("--workers must be at least 1");
   if (!(o.timeout_per_image > 0 && o.timeout_per_image <= 1e6))
     throw UsageError("--timeout-per-image must be in (0, 1000000] seconds");
+  if (!(o.io_latency_ms >= 0 && o.io_latency_ms <= 60000))
+    throw UsageError("--io-latency must be in 0..60000 milliseconds");
   if (o.shard_size < 1) throw UsageError("--shard-size must be at least 1");
   if (o.pad_value < 0 || o.pad_value > 255) throw UsageError("--pad-value must be in 0..255");
   if (o.quality < 1 || o.quality > 100) throw UsageError("--quality must be in 1..100");
@@ -269,6 +271,7 @@ nlohmann::json to_json(const Options& o) {
       {"in_flight", o.resolved_in_flight()},
       {"workers", o.resolved_workers()},
       {"timeout_per_image", o.timeout_per_image},
+      {"io_latency_ms", o.io_latency_ms},
       {"exif", o.exif},
       {"shrink_on_load", o.shrink_on_load},
       {"max_pixels", o.max_pixels},
@@ -306,6 +309,7 @@ Options from_json(const nlohmann::json& j) {
   j.at("in_flight").get_to(o.in_flight);
   j.at("workers").get_to(o.workers);
   j.at("timeout_per_image").get_to(o.timeout_per_image);
+  j.at("io_latency_ms").get_to(o.io_latency_ms);
   j.at("exif").get_to(o.exif);
   j.at("shrink_on_load").get_to(o.shrink_on_load);
   j.at("max_pixels").get_to(o.max_pixels);

@@ -22,7 +22,9 @@
 
 #include <tbb/concurrent_queue.h>
 
+#include "imgprep/pipeline/json_text.h"
 #include "imgprep/pipeline/read_pool.h"
+#include "order_buffer.h"
 #include "shared_slot.h"
 #include "worker_process.h"
 #include "worker_protocol.h"
@@ -31,29 +33,6 @@ namespace imgprep {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Jobs finished in any order go on to the sink in input order. Every job from the next one due
-// to the newest one read holds one of the JobSlots, so seq modulo the slot count never collides.
-class OrderBuffer {
- public:
-  OrderBuffer(size_t job_count, SinkStage& sink) : ring_(job_count), sink_(sink) {}
-
-  void put(Job* job) {
-    ring_[job->seq % ring_.size()] = job;
-    for (;;) {
-      Job*& next = ring_[next_ % ring_.size()];
-      if (!next) return;
-      sink_.push(next);
-      next = nullptr;
-      ++next_;
-    }
-  }
-
- private:
-  std::vector<Job*> ring_;
-  size_t next_ = 0;  // the seq the sink waits for
-  SinkStage& sink_;
-};
 
 // Wakes the dispatcher's poll() from the I/O threads.
 class Wakeup {
@@ -144,7 +123,7 @@ std::string describe_timeout(double seconds) {
 Dispatcher::Dispatcher(EngineRun& run, SinkStage& sink, size_t job_count)
     : run_(run),
       order_(job_count, sink),
-      config_(to_json(run.options).dump()),
+      config_(json_text(to_json(run.options))),
       timeout_(std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(run.options.timeout_per_image))),
       timeout_reason_(describe_timeout(run.options.timeout_per_image)),
@@ -214,6 +193,7 @@ void Dispatcher::dispatch() {
     } else {
       order_.put(job);  // a read error, or the run is stopping
     }
+    run_.stats.dequeue(Stage::decode);
     waiting_.pop_front();
   }
 }
@@ -288,6 +268,7 @@ void Dispatcher::on_reply(Worker& worker, const Reply& reply) {
   }
   run_.stats.add(Stage::decode, std::chrono::nanoseconds(reply.decode_ns));
   run_.stats.add(Stage::transform, std::chrono::nanoseconds(reply.transform_ns));
+  run_.stats.decoded_bytes.fetch_add(reply.decoded_bytes, std::memory_order_relaxed);
   order_.put(job);
 }
 
@@ -351,7 +332,7 @@ void run_procs_engine(EngineRun& run) {
   JobSlots slots(run.options.resolved_in_flight());
   SinkStage sink(run, slots);
   Dispatcher dispatcher(run, sink, slots.count());
-  ReadPool readers(run.items, run.options.io_threads, slots, run.stats, run.stop);
+  ReadPool readers(run, slots);
   readers.start([&](Job* job) { dispatcher.arrive(job); }, [&] { dispatcher.arrivals_done(); });
   dispatcher.run();
   readers.join();

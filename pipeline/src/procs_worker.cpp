@@ -91,6 +91,7 @@ int serve(const ImageProcessor& processor, std::vector<SharedSlot>& slots) {
     reply.slot_size = slot.size();
     reply.decode_ns = stats.busy_ns[static_cast<int>(Stage::decode)].exchange(0);
     reply.transform_ns = stats.busy_ns[static_cast<int>(Stage::transform)].exchange(0);
+    reply.decoded_bytes = stats.decoded_bytes.exchange(0);
     if (!send_message(kControlFd, &reply, sizeof reply)) return 1;
   }
 }

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 namespace imgprep {
 namespace {
@@ -43,17 +44,22 @@ std::string read_file(const std::filesystem::path& path, Bytes& out) {
   return error;
 }
 
-ReadPool::ReadPool(const std::vector<InputItem>& items, int threads, JobSlots& slots,
-                   RunStats& stats, const std::atomic<bool>& stop)
-    : items_(items), thread_count_(threads), slots_(slots), stats_(stats), stop_(stop) {}
+void read_input(const Options& options, RunStats& stats, Job& job) {
+  StageTimer timer(stats, Stage::read);
+  if (options.io_latency_ms > 0)
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(options.io_latency_ms));
+  job.error = read_file(job.item->path, job.encoded);
+}
+
+ReadPool::ReadPool(EngineRun& run, JobSlots& slots) : run_(run), slots_(slots) {}
 
 ReadPool::~ReadPool() { join(); }
 
 void ReadPool::start(std::function<void(Job*)> emit, std::function<void()> done) {
   emit_ = std::move(emit);
   done_ = std::move(done);
-  running_ = thread_count_;
-  for (int i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { work(); });
+  running_ = run_.options.io_threads;
+  for (int i = 0; i < run_.options.io_threads; ++i) threads_.emplace_back([this] { work(); });
 }
 
 void ReadPool::join() {
@@ -62,23 +68,23 @@ void ReadPool::join() {
 }
 
 void ReadPool::work() {
-  while (!stop_.load()) {
+  while (!run_.stop.load()) {
     // Take the slot before the input: the oldest claimed input then always holds a slot, so the
     // in-order sink can never wait on an input that waits for a slot. Every claimed input is
     // emitted (cancelled once the run stops), so the claimed inputs stay a gap-free prefix.
     Job* job = slots_.acquire();
     const size_t seq = next_.fetch_add(1);
-    if (seq >= items_.size()) {
+    if (seq >= run_.items.size()) {
       slots_.release(job);
       break;
     }
-    job->reset(seq, &items_[seq]);
-    if (stop_.load()) {
+    job->reset(seq, &run_.items[seq]);
+    if (run_.stop.load()) {
       job->cancelled = true;
     } else {
-      StageTimer timer(stats_, Stage::read);
-      job->error = read_file(job->item->path, job->encoded);
+      read_input(run_.options, run_.stats, *job);
     }
+    run_.stats.enqueue(Stage::decode);
     emit_(job);
   }
   if (running_.fetch_sub(1) == 1) done_();

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "imgprep/pipeline/gpu_engine.h"
+#include "imgprep/pipeline/json_text.h"
 #include "imgprep/pipeline/run_journal.h"
 #include "interrupts.h"
 #include "imgprep/pipeline/procs_engine.h"
@@ -101,12 +102,12 @@ void check_same_run(const nlohmann::json& meta, const nlohmann::ordered_json& id
   const nlohmann::json now = identity;
   if (then["inputs"] != now["inputs"])
     throw UsageError("--resume: the inputs differ from the interrupted run's (" +
-                     now["inputs"].dump() + " now, " + then["inputs"].dump() + " then)");
+                     json_text(now["inputs"]) + " now, " + json_text(then["inputs"]) + " then)");
   for (const auto& [key, value] : now["settings"].items())
     if (!then["settings"].contains(key) || then["settings"][key] != value)
       throw UsageError("--resume: OUT was made with --" + key + " " +
-                       then["settings"].value(key, nlohmann::json()).dump() + ", not " +
-                       value.dump());
+                       json_text(then["settings"].value(key, nlohmann::json())) + ", not " +
+                       json_text(value));
 }
 
 }  // namespace
@@ -140,7 +141,7 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
         return earlier.value("failed", 0) > 0 ? kExitSomeFailed : kExitOk;
       }
     } else {
-      AtomicFile::write_file(options.output / "meta.json", meta.dump(2) + "\n");
+      AtomicFile::write_file(options.output / "meta.json", json_text(meta, 2) + "\n");
     }
     RunJournal journal(options.output, options.resume);
     const JournalState done = journal.state();  // what an interrupted run completed
@@ -176,14 +177,14 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     const nlohmann::json output = sink->finish();
     if (!inputs.classes.empty())
       AtomicFile::write_file(options.output / "classes.json",
-                             nlohmann::json(inputs.classes).dump(2) + "\n");
+                             json_text(nlohmann::json(inputs.classes), 2) + "\n");
     meta["complete"] = true;
     meta["output"] = output;
     meta["inputs"] = input_count;
     meta["failed"] = failed;
     meta["skipped"] = inputs.skipped;
     meta["has_labels"] = inputs.has_labels;
-    AtomicFile::write_file(options.output / "meta.json", meta.dump(2) + "\n");
+    AtomicFile::write_file(options.output / "meta.json", json_text(meta, 2) + "\n");
     journal.remove();
     out << "imgprep: " << engine.line << "\n";
     print_summary(out, options, inputs, stats, seconds, stop.load());

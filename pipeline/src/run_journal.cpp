@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "imgprep/pipeline/atomic_file.h"
+#include "imgprep/pipeline/json_text.h"
 
 namespace imgprep {
 namespace {
@@ -49,11 +50,11 @@ RunJournal::~RunJournal() {
 
 void RunJournal::record(int shards, uint64_t next_input, int64_t failed,
                         const std::vector<std::string>& rows) {
-  const std::string line =
-      nlohmann::json{{"shards", shards}, {"next_input", next_input}, {"failed", failed},
-                     {"rows", rows}}
-          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-      "\n";
+  const std::string line = json_text(nlohmann::json{{"shards", shards},
+                                                     {"next_input", next_input},
+                                                     {"failed", failed},
+                                                     {"rows", rows}}) +
+                           "\n";
   const char* p = line.data();
   size_t left = line.size();
   while (left > 0) {

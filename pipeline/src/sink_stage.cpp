@@ -1,9 +1,6 @@
 #include "imgprep/pipeline/sink_stage.h"
 
 namespace imgprep {
-namespace {
-
-// Consumes one job at the sink and counts it; sets run.stop when --max-errors is exceeded.
 void sink_job(EngineRun& run, const Job& job) {
   if (job.cancelled) return;
   {
@@ -17,8 +14,6 @@ void sink_job(EngineRun& run, const Job& job) {
   run.stats.done.fetch_add(1);
 }
 
-}  // namespace
-
 SinkStage::SinkStage(EngineRun& run, JobSlots& slots) : run_(run), slots_(slots) {
   queue_.set_capacity(static_cast<std::ptrdiff_t>(slots.count()) + 1);
   thread_ = std::thread([this] { work(); });
@@ -31,7 +26,10 @@ SinkStage::~SinkStage() {
   }
 }
 
-void SinkStage::push(Job* job) { queue_.push(job); }
+void SinkStage::push(Job* job) {
+  run_.stats.enqueue(Stage::write);
+  queue_.push(job);
+}
 
 void SinkStage::finish() {
   queue_.push(nullptr);
@@ -44,6 +42,7 @@ void SinkStage::work() {
     Job* job = nullptr;
     queue_.pop(job);
     if (!job) return;
+    run_.stats.dequeue(Stage::write);
     if (!error_) {
       try {
         sink_job(run_, *job);

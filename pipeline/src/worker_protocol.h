@@ -44,6 +44,7 @@ struct Reply {
   uint64_t output_size = 0;
   uint64_t slot_size = 0;         // the worker grew the slot to fit the output: map this much
   int64_t decode_ns = 0, transform_ns = 0;  // busy time, for the run's stage totals
+  int64_t decoded_bytes = 0;                // as RunStats
   char error[1024] = {};          // empty: the output is in the slot
   char warning[1024] = {};
 };

@@ -6,6 +6,7 @@ broken files (truncated JPEG, text named .jpg, empty .png) and a non-image notes
 
 import json
 import math
+import os
 import re
 import shutil
 import time
@@ -341,3 +342,23 @@ def test_progress_is_plain_lines_when_stderr_is_not_a_tty(imgprep, tmp_path, sam
     if elapsed > 6:
         assert lines, f"no progress line in a {elapsed:.1f} s run"
     assert "520 processed" in run.stdout
+
+
+def test_an_image_given_as_input_is_a_usage_error(imgprep, sample_dir):
+    image = sorted(sample_dir.rglob("*.jpg"))[0]
+    run = imgprep(image, "--preset", "imagenet", expect=2)
+    assert "INPUT is an image, not a folder or a list file" in run.stderr
+
+
+def test_class_folder_names_need_not_be_utf8(imgprep, sample_dir, tmp_path):
+    images = sorted(sample_dir.rglob("*.jpg"))[:2]
+    root = tmp_path / "in"
+    for name, image in zip([b"caf\xe9", b"tea"], images):
+        folder = os.path.join(os.fsencode(root), name)
+        os.makedirs(folder)
+        shutil.copy(image, os.path.join(folder, b"a.jpg"))
+    run = imgprep(root, "--preset", "imagenet")
+    assert json.loads((run.out / "classes.json").read_text()) == ["caf\ufffd", "tea"]
+    assert run.labels().tolist() == [0, 1]
+    assert run.array().shape == (2, 3, 224, 224)
+    assert [r["status"] for r in run.manifest] == ["ok", "ok"]

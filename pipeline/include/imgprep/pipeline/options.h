@@ -37,6 +37,7 @@ struct Options {
   int in_flight = 0;  // images read but not yet written; 0: automatic
   int workers = 0;    // worker processes of --cpu-engine procs; 0: all cores
   double timeout_per_image = 30;  // seconds a procs worker may spend on one image
+  double io_latency_ms = 0;  // added to every file read: simulated slow storage (imgprep bench)
 
   // Decoding.
   bool exif = true;

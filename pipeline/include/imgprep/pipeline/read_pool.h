@@ -1,5 +1,6 @@
-// The I/O tier: threads that claim inputs in order, read each whole file into a job slot and
-// hand it on. Bounded by the job slots: a thread waits for a free slot before it claims an input.
+// The I/O tier: --io-threads threads that claim inputs in order, read each whole file into a
+// job slot and hand it on. Bounded by the job slots: a thread waits for a free slot before it
+// claims an input. Each read first waits --io-latency (simulated slow storage), when set.
 #pragma once
 
 #include <atomic>
@@ -7,18 +8,20 @@
 #include <thread>
 #include <vector>
 
+#include "imgprep/pipeline/engine_run.h"
 #include "imgprep/pipeline/job.h"
-#include "imgprep/pipeline/run_stats.h"
 
 namespace imgprep {
 
 // Reads a whole regular file; returns an error message, empty on success.
 std::string read_file(const std::filesystem::path& path, Bytes& out);
+// Reads job.item into job.encoded (or sets job.error) after the simulated storage latency of
+// options.io_latency_ms; timed as the read stage.
+void read_input(const Options& options, RunStats& stats, Job& job);
 
 class ReadPool {
  public:
-  ReadPool(const std::vector<InputItem>& items, int threads, JobSlots& slots, RunStats& stats,
-           const std::atomic<bool>& stop);
+  ReadPool(EngineRun& run, JobSlots& slots);
   ~ReadPool();
 
   // emit(job) runs on an I/O thread for each job read (failed reads carry job->error);
@@ -29,11 +32,8 @@ class ReadPool {
  private:
   void work();
 
-  const std::vector<InputItem>& items_;
-  int thread_count_;
+  EngineRun& run_;
   JobSlots& slots_;
-  RunStats& stats_;
-  const std::atomic<bool>& stop_;
   std::function<void(Job*)> emit_;
   std::function<void()> done_;
   std::atomic<size_t> next_{0};

@@ -1,4 +1,5 @@
-// Counters and per-stage busy time shared by all stages of a run. Thread-safe (atomics).
+// Counters, per-stage busy time and queue lengths shared by all stages of a run. Thread-safe
+// (atomics).
 #pragma once
 
 #include <atomic>
@@ -12,6 +13,10 @@ const char* stage_name(Stage stage);
 
 struct RunStats {
   std::atomic<int64_t> busy_ns[static_cast<int>(Stage::count)] = {};
+  // Jobs waiting to enter each stage (handed over, not yet started); engines without a queue
+  // before a stage leave it at 0.
+  std::atomic<int> queued[static_cast<int>(Stage::count)] = {};
+  std::atomic<int64_t> decoded_bytes{0};  // RGB bytes of the decoded pixels
   std::atomic<int64_t> done{0};
   std::atomic<int64_t> failed{0};
   int64_t total = 0;
@@ -22,6 +27,8 @@ struct RunStats {
   double busy_seconds(Stage stage) const {
     return busy_ns[static_cast<int>(stage)].load() * 1e-9;
   }
+  void enqueue(Stage stage) { queued[static_cast<int>(stage)].fetch_add(1, std::memory_order_relaxed); }
+  void dequeue(Stage stage) { queued[static_cast<int>(stage)].fetch_sub(1, std::memory_order_relaxed); }
 };
 
 // Adds the time from construction to destruction to a stage.

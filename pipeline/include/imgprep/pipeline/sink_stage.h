@@ -9,21 +9,14 @@
 
 #include <tbb/concurrent_queue.h>
 
-#include "imgprep/pipeline/image_processor.h"
+#include "imgprep/pipeline/engine_run.h"
 #include "imgprep/pipeline/job.h"
-#include "imgprep/pipeline/output_sink.h"
 
 namespace imgprep {
 
-// What every engine is given for a run.
-struct EngineRun {
-  const std::vector<InputItem>& items;
-  const Options& options;
-  const ImageProcessor& processor;
-  OutputSink& sink;
-  RunStats& stats;
-  std::atomic<bool>& stop;  // set to stop reading new inputs (errors, --max-errors)
-};
+// Consumes one job at the sink and counts it; sets run.stop when --max-errors is exceeded.
+// Throws what the sink throws (OutputError).
+void sink_job(EngineRun& run, const Job& job);
 
 class SinkStage {
  public:

@@ -1,0 +1,277 @@
+#include "bench_tier.h"
+
+#include <sys/resource.h>
+#include <zlib.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <stop_token>
+#include <thread>
+
+#include "imgprep/pipeline/gpu_engine.h"
+#include "imgprep/pipeline/procs_engine.h"
+#include "imgprep/pipeline/read_pool.h"
+#include "imgprep/pipeline/serial_engine.h"
+#include "imgprep/pipeline/tbb_engine.h"
+#include "imgprep/pipeline/threads_engine.h"
+#include "page_cache.h"
+
+namespace imgprep {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kStages = static_cast<int>(Stage::count);
+
+// Drops every output; when checking, keeps a CRC-32 of the outputs in input order (what the
+// bench compares between tiers, and what anyone can recompute from `imgprep run`'s files).
+class NullSink : public OutputSink {
+ public:
+  explicit NullSink(bool check) : check_(check) {}
+  void consume(const Job& job) override {
+    if (!job.ok()) {
+      ++failed_;
+      return;
+    }
+    ++ok_;
+    if (check_) crc_ = crc32_z(crc_, job.output.data(), job.output.size());
+  }
+  nlohmann::json finish() override { return {}; }
+  void interrupt() override {}
+
+  nlohmann::ordered_json result() const {
+    char crc[9];
+    std::snprintf(crc, sizeof crc, "%08lx", crc_);
+    return {{"checked", true}, {"crc32", crc}, {"ok", ok_}, {"failed", failed_}};
+  }
+  int64_t ok() const { return ok_; }
+  int64_t failed() const { return failed_; }
+
+ private:
+  bool check_;
+  uLong crc_ = crc32_z(0, nullptr, 0);
+  int64_t ok_ = 0, failed_ = 0;
+};
+
+// Samples the run's queue lengths every millisecond, on a thread of its own.
+class QueueSampler {
+ public:
+  explicit QueueSampler(const RunStats& stats)
+      : thread_([this, &stats](std::stop_token stop) {
+          while (!stop.stop_requested()) {
+            for (int s = 0; s < kStages; ++s) sums_[s] += stats.queued[s].load();
+            ++samples_;
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+        }) {}
+  // Stops sampling; the average number of jobs waiting for each stage.
+  std::array<double, kStages> averages() {
+    thread_.request_stop();
+    thread_.join();
+    std::array<double, kStages> avg{};
+    for (int s = 0; s < kStages; ++s) avg[s] = samples_ ? sums_[s] / double(samples_) : 0.0;
+    return avg;
+  }
+
+ private:
+  std::array<double, kStages> sums_{};
+  int64_t samples_ = 0;
+  std::jthread thread_;
+};
+
+// How many threads (or processes) serve each stage, and whether a queue feeds it.
+struct StageShape {
+  std::array<int, kStages> threads{};
+  std::array<bool, kStages> queued{};
+  std::string parallelism;  // in words
+};
+
+StageShape shape_of(Tier tier, const Options& o) {
+  const int io = o.io_threads, cpu = o.resolved_threads(), workers = o.resolved_workers();
+  const auto n = [](int count, const char* what) { return std::to_string(count) + " " + what; };
+  switch (tier) {
+    case Tier::serial: return {{1, 1, 1, 1}, {false, false, false, false}, "1 thread"};
+    case Tier::threads:
+      return {{io, cpu, cpu, 1}, {false, true, false, true},
+              n(io, "I/O threads, ") + n(cpu, "worker threads (std::thread), 1 writer thread")};
+    case Tier::tbb:
+      return {{io, cpu, cpu, 1}, {false, true, false, true},
+              n(io, "I/O threads, ") + n(cpu, "TBB threads, 1 writer thread")};
+    case Tier::procs:
+      return {{io, workers, workers, 1}, {false, true, false, true},
+              n(io, "I/O threads, ") + n(workers, "worker processes, 1 writer thread")};
+    case Tier::gpu:
+      return {{io, cpu, 1, 1}, {false, true, true, true},
+              n(io, "I/O threads, ") + n(cpu, "TBB decoding threads, 1 GPU stage thread, 1 writer thread")};
+    case Tier::ceiling: return {{0, cpu, 0, 0}, {false, false, false, false}, n(cpu, "threads")};
+  }
+  return {};
+}
+
+// The decode-only ceiling: what the engines decode (same decoder, scale and region), from
+// files already in memory, on the same threads; nothing else.
+class DecodeCeiling {
+ public:
+  DecodeCeiling(const Options& options, const std::vector<InputItem>& items,
+                const ImageProcessor& processor)
+      : options_(options), items_(items), processor_(processor), files_(items.size()) {
+    for (size_t i = 0; i < items.size(); ++i)
+      if (!read_file(items[i].path, files_[i]).empty()) files_[i].clear();
+  }
+
+  void run(RunStats& stats) {
+    std::atomic<size_t> next{0};
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < options_.resolved_threads(); ++t)
+      threads.emplace_back([&] {
+        Job job;
+        Scratch scratch;
+        for (size_t i; (i = next.fetch_add(1)) < items_.size();) {
+          job.reset(i, &items_[i]);
+          job.encoded.swap(files_[i]);
+          processor_.decode_and_plan(job, scratch, stats);
+          job.encoded.swap(files_[i]);
+          (job.ok() ? stats.done : stats.failed).fetch_add(1);
+        }
+      });
+  }
+
+ private:
+  const Options& options_;
+  const std::vector<InputItem>& items_;
+  const ImageProcessor& processor_;
+  std::vector<Bytes> files_;
+};
+
+// One run of an engine tier into sink; returns its wall seconds.
+double run_engine(Tier tier, const Options& options, const std::vector<InputItem>& items,
+                  const ImageProcessor& processor, NullSink& sink, RunStats& stats) {
+  std::atomic<bool> stop{false};
+  EngineRun run{items, options, processor, sink, stats, stop};
+  const auto start = Clock::now();
+  switch (tier) {
+    case Tier::serial: run_serial_engine(run); break;
+    case Tier::threads: run_threads_engine(run); break;
+    case Tier::procs: run_procs_engine(run); break;
+    case Tier::tbb: run_tbb_engine(run); break;
+    case Tier::gpu: run_gpu_engine(run, options.device, options.batch); break;
+    case Tier::ceiling: break;
+  }
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The resource whose busy share is highest names the verdict.
+nlohmann::ordered_json verdict(Tier tier, const std::array<double, kStages>& busy,
+                               const StageShape& shape, double seconds) {
+  const auto share = [&](std::initializer_list<Stage> stages, int threads) {
+    double sum = 0;
+    for (Stage s : stages) sum += busy[static_cast<int>(s)];
+    return threads > 0 && seconds > 0 ? sum / (seconds * threads) : 0.0;
+  };
+  const int cpu = shape.threads[static_cast<int>(Stage::decode)];
+  const bool gpu = tier == Tier::gpu;
+  const double decode = busy[static_cast<int>(Stage::decode)];
+  const double transform = busy[static_cast<int>(Stage::transform)];
+  struct Candidate {
+    const char* name;
+    double utilisation;
+  };
+  const Candidate candidates[] = {
+      {"I/O-bound", share({Stage::read}, shape.threads[0])},
+      {gpu || decode >= transform ? "decode-bound" : "transform-bound",
+       gpu ? share({Stage::decode}, cpu) : share({Stage::decode, Stage::transform}, cpu)},
+      {"GPU-bound", gpu ? share({Stage::transform}, 1) : 0.0},
+      {"write-bound", share({Stage::write}, shape.threads[3])},
+  };
+  const Candidate* best = &candidates[0];
+  for (const Candidate& c : candidates)
+    if (c.utilisation > best->utilisation) best = &c;
+  return {{"verdict", best->name}, {"utilisation", best->utilisation}};
+}
+
+}  // namespace
+
+nlohmann::ordered_json measure_tier(Tier tier, const Options& options, const BenchOptions& bench,
+                                    const std::vector<InputItem>& items) {
+  nlohmann::ordered_json result = {{"tier", to_string(tier)}, {"available", true}, {"reason", ""}};
+  if (tier == Tier::gpu) {
+    const GpuProbe probe = probe_gpu(options.device);
+    result["device"] = probe.description;
+    if (!probe.usable) {
+      result["available"] = false;
+      result["reason"] = probe.description;
+      return result;
+    }
+  }
+  const StageShape shape = shape_of(tier, options);
+  result["parallelism"] = shape.parallelism;
+  const ImageProcessor processor(options);
+  std::unique_ptr<DecodeCeiling> ceiling;
+  if (tier == Tier::ceiling) ceiling = std::make_unique<DecodeCeiling>(options, items, processor);
+
+  // Returns the run's seconds; stats and sink receive what the run did.
+  const auto run_once = [&](NullSink& sink, RunStats& stats) {
+    if (!ceiling) return run_engine(tier, options, items, processor, sink, stats);
+    const auto start = Clock::now();
+    ceiling->run(stats);
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  };
+
+  nlohmann::ordered_json output = {{"checked", false}};
+  for (int w = 0; w < bench.warmup; ++w) {
+    NullSink sink(w == 0 && !ceiling);
+    RunStats stats;
+    run_once(sink, stats);
+    if (w == 0 && !ceiling) output = sink.result();
+  }
+
+  std::vector<double> seconds, resident;
+  std::array<double, kStages> busy{}, queue{};
+  int64_t decoded = 0, ok = 0, failed = 0;
+  for (int r = 0; r < bench.repeat; ++r) {
+    resident.push_back(bench.cold ? drop_page_cache(items) : page_cache_resident(items));
+    NullSink sink(false);
+    RunStats stats;
+    QueueSampler sampler(stats);
+    seconds.push_back(run_once(sink, stats));
+    const std::array<double, kStages> avg = sampler.averages();
+    for (int s = 0; s < kStages; ++s) {
+      busy[s] += stats.busy_seconds(static_cast<Stage>(s)) / bench.repeat;
+      queue[s] += avg[s] / bench.repeat;
+    }
+    decoded = stats.decoded_bytes.load();
+    ok = ceiling ? stats.done.load() : sink.ok();
+    failed = ceiling ? stats.failed.load() : sink.failed();
+  }
+  double mean_seconds = 0;
+  for (double s : seconds) mean_seconds += s / static_cast<double>(seconds.size());
+
+  nlohmann::ordered_json stages = nlohmann::ordered_json::array();
+  for (int s = 0; s < kStages; ++s) {
+    if (shape.threads[s] == 0) continue;
+    stages.push_back({{"stage", tier == Tier::gpu && s == static_cast<int>(Stage::transform)
+                                    ? "gpu"
+                                    : stage_name(static_cast<Stage>(s))},
+                      {"threads", shape.threads[s]},
+                      {"busy_s", busy[s]},
+                      {"utilisation", busy[s] / (mean_seconds * shape.threads[s])},
+                      {"avg_queue", shape.queued[s] ? nlohmann::ordered_json(queue[s])
+                                                    : nlohmann::ordered_json()}});
+  }
+  result["runs_s"] = seconds;
+  result["ok"] = ok;
+  result["failed"] = failed;
+  result["decoded_bytes"] = decoded;
+  result["page_cache_resident"] = resident;
+  result["stages"] = stages;
+  result.update(verdict(tier, busy, shape, mean_seconds));
+  result["output"] = output;
+  if (tier == Tier::procs) {
+    rusage children{};
+    getrusage(RUSAGE_CHILDREN, &children);
+    result["worker_peak_rss_kb"] = children.ru_maxrss;
+  }
+  return result;
+}
+
+}  // namespace imgprep

@@ -1,0 +1,19 @@
+#include "imgprep/pipeline/serial_engine.h"
+
+#include "imgprep/pipeline/read_pool.h"
+#include "imgprep/pipeline/sink_stage.h"
+
+namespace imgprep {
+
+void run_serial_engine(EngineRun& run) {
+  Job job;
+  Scratch scratch;
+  for (size_t i = 0; i < run.items.size() && !run.stop.load(); ++i) {
+    job.reset(i, &run.items[i]);
+    read_input(run.options, run.stats, job);
+    run.processor.process(job, scratch, run.stats);
+    sink_job(run, job);
+  }
+}
+
+}  // namespace imgprep
