@@ -31,12 +31,9 @@ done
 dataset=$(cd "$dataset" && pwd)
 
 imgprep="$repo/build/bin/imgprep"
-ceiling="$repo/build/bin/imgprep-decode-ceiling"
 python=/usr/bin/python3  # Debian's, with python3-torch and python3-torchvision
 peer="$repo/bench/peers/torch_dataloader.py"
-for exe in "$imgprep" "$ceiling"; do
-  [[ -x $exe ]] || { echo "core_bench.sh: $exe missing; build first (cmake --build build)" >&2; exit 2; }
-done
+[[ -x $imgprep ]] || { echo "core_bench.sh: $imgprep missing; build first (cmake --build build)" >&2; exit 2; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/imgprep-core-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -49,7 +46,8 @@ images=$(wc -l <"$tmp/all.txt")
 ((images > 0)) || { echo "core_bench.sh: no images in $dataset" >&2; exit 2; }
 
 # One timed pass per round for every tool, so bursts of machine noise hit them alike.
-ceiling_cmd=("$ceiling" "$dataset" --preset imagenet --threads 2 --repeat 1 --warmup 1 --json)
+ceiling_cmd=("$imgprep" bench "$dataset" --preset imagenet --threads 2 --tiers ceiling --repeat 1 --warmup 1 -q
+             --json "$tmp/ceiling.json")
 peer_cmd=("$python" "$peer" "$dataset" --workers 2 --batch-size 64 --repeat 1 --warmup 0 --json)
 
 median() {
@@ -57,6 +55,11 @@ median() {
     awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 json_median() { sed -n 's/.*"median_images_per_s": *\([0-9.eE+-]*\).*/\1/p'; }
+ceiling_median() {
+  "${ceiling_cmd[@]}" >/dev/null
+  "$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["tiers"][0]["images_per_s"]["median"])' \
+    "$tmp/ceiling.json"
+}
 fmt() { awk -v x="$1" -v d="${2:-0}" 'BEGIN { printf "%.*f", d, x }'; }
 
 # imgprep run INPUT into a fresh folder after a sync; sets wall (s, from the shell's microsecond
@@ -85,7 +88,7 @@ run_imgprep "$dataset"
 
 ceiling_runs=() imgprep_runs=() peer_runs=() imgprep_rss=()
 for ((round = 1; round <= repeat; round++)); do
-  ceiling_runs+=("$("${ceiling_cmd[@]}" | json_median)")
+  ceiling_runs+=("$(ceiling_median)")
   run_imgprep "$dataset"
   imgprep_runs+=("$(awk -v n="$images" -v s="$wall" 'BEGIN { print n / s }')")
   imgprep_rss+=("$rss")
@@ -119,7 +122,7 @@ float32 NCHW, mean/std); interleaved rounds: $repeat, after one untimed warm-up 
 
 | | median images/s | rounds (images/s) |
 |---|---:|---|
-| (a) decode-only ceiling: TurboJPEG to RGB, shrink-on-load, 2 threads, in memory | $(fmt "$ceiling_med") | $(join "${ceiling_runs[@]}") |
+| (a) decode-only ceiling: imgprep's own decoding (shrink-on-load, only the region the crop keeps), 2 threads, files in memory | $(fmt "$ceiling_med") | $(join "${ceiling_runs[@]}") |
 | (b) \`imgprep run\`: read, decode, resize, crop, normalise, write float32 npy shards | $(fmt "$imgprep_med") | $(join "${imgprep_runs[@]}") |
 | (c) torch DataLoader, 2 workers, batch 64, PIL + torchvision transforms, no writing | $(fmt "$peer_med") | $(join "${peer_runs[@]}") |
 
