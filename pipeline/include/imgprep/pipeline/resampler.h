@@ -19,12 +19,18 @@ class Resampler {
 
   // Scratch, reused between calls.
   struct Buffers {
-    Buffer<float> row;      // one source row as RGBX floats
-    Buffer<float> rows;     // horizontally resampled rows, RGBX floats
-    Buffer<float> out_row;  // one vertically resampled, 8-bit-rounded output row
+    // Float path (any plan):
+    Buffer<float> row;             // one source row as RGBX floats
+    Buffer<float> rows;            // horizontally resampled rows, RGBX floats
     std::vector<int> ties;         // columns of a row whose rounding needs the exact sum
     std::vector<float> weights_x;  // plan.x weights, each repeated in four lanes
     std::vector<float> weights_y;  // one row's plan.y weights, likewise
+    // Integer path (Pillow's rounding, on AVX2):
+    Bytes rows8;                   // horizontally resampled rows, RGBX bytes
+    std::vector<int> starts_x;     // plan.x starts, 0 for pad columns
+    std::vector<int32_t> fixed_x;  // plan.x fixed-point weights, each repeated in four lanes
+    // Both: one vertically resampled output row, RGBX bytes.
+    Bytes out_row;
     // Output bytes of each 8-bit value per channel (normalisation and dtype conversion done
     // once per spec): [3][256] elements of the output dtype.
     std::vector<uint8_t> values;
