@@ -204,7 +204,7 @@ std::vector<Tier> parse_tiers(const std::string& text) {
 
 int bench_command(const Options& options, const BenchOptions& bench, std::ostream& out,
                   std::ostream& err) {
-  try {
+  return exit_code_of(err, [&] {
     validate(options);
     if (bench.repeat < 1) throw UsageError("--repeat must be at least 1");
     if (bench.warmup < 0) throw UsageError("--warmup must be at least 0");
@@ -240,14 +240,7 @@ int bench_command(const Options& options, const BenchOptions& bench, std::ostrea
     if (!bench.json.empty()) AtomicFile::write_file(bench.json, json_text(report, 2) + "\n");
     if (!bench.chart.empty()) AtomicFile::write_file(bench.chart, bar_chart_svg(report));
     return kExitOk;
-  } catch (const UsageError& e) {
-    err << "imgprep: " << e.what() << "\n";
-  } catch (const InputError& e) {
-    err << "imgprep: " << e.what() << "\n";
-  } catch (const OutputError& e) {
-    err << "imgprep: " << e.what() << "\n";
-  }
-  return kExitUsage;
+  });
 }
 
 }  // namespace imgprep

@@ -115,7 +115,7 @@ void check_same_run(const nlohmann::json& meta, const nlohmann::ordered_json& id
 int run_command(const Options& options, std::ostream& out, std::ostream& err) {
   std::atomic<bool> stop{false};
   const InterruptGuard interrupts(stop);
-  try {
+  return exit_code_of(err, [&] {
     validate(options);
     const EngineChoice engine = choose_engine(options);
     configure_codecs(options.max_pixels);
@@ -189,6 +189,12 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     out << "imgprep: " << engine.line << "\n";
     print_summary(out, options, inputs, stats, seconds, stop.load());
     return failed > 0 || stop.load() ? kExitSomeFailed : kExitOk;
+  });
+}
+
+int exit_code_of(std::ostream& err, const std::function<int()>& command) {
+  try {
+    return command();
   } catch (const UsageError& e) {
     err << "imgprep: " << e.what() << "\n";
   } catch (const InputError& e) {
