@@ -29,12 +29,14 @@ RunOptionsParser::RunOptionsParser(CLI::App& c, For use) : command_(c) {
   if (use == For::run) c.add_option("-o,--output", output_, "output folder")->required();
   c.add_option("--preset", preset_, "imagenet, clip or yolo; explicit options override it");
 
-  // Engines.
-  add<S>("--engine", "auto (GPU when present, default), cpu or gpu",
-         [](Options& o, const S& v) { o.engine = parse_engine(v); });
-  add<S>("--cpu-engine", "how the CPU engine runs: tbb (threads, default) or procs (worker "
-         "processes: a crash or hang fails only its image)",
-         [](Options& o, const S& v) { o.cpu_engine = parse_cpu_engine(v); });
+  // Engines (bench runs each as a tier of its own).
+  if (use == For::run) {
+    add<S>("--engine", "auto (GPU when present, default), cpu or gpu",
+           [](Options& o, const S& v) { o.engine = parse_engine(v); });
+    add<S>("--cpu-engine", "how the CPU engine runs: tbb (threads, default) or procs (worker "
+           "processes: a crash or hang fails only its image)",
+           [](Options& o, const S& v) { o.cpu_engine = parse_cpu_engine(v); });
+  }
   add<int>("--device", "CUDA device for the GPU engine (default 0)",
            [](Options& o, const int& v) { o.device = v; });
   add<int>("--batch", "images per GPU batch (default 64)",
@@ -91,8 +93,9 @@ RunOptionsParser::RunOptionsParser(CLI::App& c, For use) : command_(c) {
     if (v != "npy" && v != "images") throw UsageError("--format: expected npy or images");
     o.format = v == "npy" ? OutputFormat::npy : OutputFormat::images;
   });
-  add<int>("--shard-size", "images per npy shard (default 1024)",
-           [](Options& o, const int& v) { o.shard_size = v; });
+  if (use == For::run)
+    add<int>("--shard-size", "images per npy shard (default 1024)",
+             [](Options& o, const int& v) { o.shard_size = v; });
   add<S>("--image-format", "jpg (default), png or webp, for --format images",
          [](Options& o, const S& v) { o.image_format = v; });
   add<int>("--quality", "1..100 for jpg and webp (default 95)",
@@ -104,8 +107,10 @@ RunOptionsParser::RunOptionsParser(CLI::App& c, For use) : command_(c) {
     add_flag("--resume", "continue an interrupted run in OUT (same settings and inputs)",
              [](Options& o) { o.resume = true; });
   add_flag("-q,--quiet", "no progress output", [](Options& o) { o.quiet = true; });
-  add<int64_t>("--max-errors", "stop after more than this many inputs failed (default: no limit)",
-               [](Options& o, const int64_t& v) { o.max_errors = v; });
+  if (use == For::run)
+    add<int64_t>("--max-errors",
+                 "stop after more than this many inputs failed (default: no limit)",
+                 [](Options& o, const int64_t& v) { o.max_errors = v; });
 }
 
 Options RunOptionsParser::resolve() const {

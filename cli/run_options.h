@@ -14,7 +14,8 @@ namespace imgprep {
 class RunOptionsParser {
  public:
   enum class For { run, bench };
-  // Adds INPUT, every preprocessing option and, for run, -o/--output and --resume to `command`.
+  // Adds INPUT and every preprocessing and parallelism option to `command`; for run also
+  // -o/--output, the engine choice, --shard-size, --max-errors and --resume.
   RunOptionsParser(CLI::App& command, For use);
   // After parsing: the resolved options. Throws UsageError.
   Options resolve() const;
