@@ -112,15 +112,17 @@ double median(std::vector<double> v) {
 // Throughput per tier, then the ratios that need other tiers: speedup over serial, fraction of
 // the ceiling, and whether each checked output equals the reference tier's (tbb, else the
 // first checked).
-void derive(json& tiers, size_t images) {
+void derive(json& tiers) {
   const auto median_of = [](const json& t) { return t["images_per_s"]["median"].get<double>(); };
   const json* serial = nullptr;
   const json* ceiling = nullptr;
   const json* reference = nullptr;
   for (json& t : tiers) {
     if (!t["available"].get<bool>()) continue;
+    // The ceiling may have used only the inputs that fit its preload budget.
+    const auto used = t["ok"].get<double>() + t["failed"].get<double>();
     std::vector<double> runs;
-    for (double s : t["runs_s"]) runs.push_back(s > 0 ? static_cast<double>(images) / s : 0.0);
+    for (double s : t["runs_s"]) runs.push_back(s > 0 ? used / s : 0.0);
     const double seconds = median(t["runs_s"].get<std::vector<double>>());
     t["images_per_s"] = {{"median", median(runs)}, {"runs", runs}};
     t["decoded_mb_per_s"] = seconds > 0 ? t["decoded_bytes"].get<double>() / seconds / 1e6 : 0.0;
@@ -235,7 +237,7 @@ int bench_command(const Options& options, const BenchOptions& bench, std::ostrea
       report["tiers"].push_back(run_tier_process(tier, options, bench, inputs.items));
       if (!options.quiet) print_progress(report["tiers"].back(), inputs.items.size(), out);
     }
-    derive(report["tiers"], inputs.items.size());
+    derive(report["tiers"]);
     print_table(report, out);
     if (!bench.json.empty()) AtomicFile::write_file(bench.json, json_text(report, 2) + "\n");
     if (!bench.chart.empty()) AtomicFile::write_file(bench.chart, bar_chart_svg(report));

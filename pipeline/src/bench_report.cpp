@@ -139,7 +139,9 @@ void print_table(const json& report, std::ostream& out) {
     const json& o = t["output"];
     out << "  " << pad(t["tier"].get<std::string>(), 8, false);
     if (t["tier"] == "ceiling")
-      out << "decodes only\n";
+      out << "decodes only: " << t["ok"].get<int64_t>() + t["failed"].get<int64_t>()
+          << " of " << report["images"].get<int64_t>() << " inputs preloaded ("
+          << format("%.1f MiB", t["preloaded_mib"].get<double>()) << ")\n";
     else if (!o["checked"].get<bool>())
       out << "not checked (--warmup 0)\n";
     else
