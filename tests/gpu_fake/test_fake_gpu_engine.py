@@ -19,6 +19,7 @@ Environment (set by CTest; the fallbacks are the default build tree):
 """
 
 import json
+import zlib
 import os
 import shutil
 import subprocess
@@ -318,3 +319,31 @@ def test_failure_with_failed_inputs_exits_2(tmp_path, mixed_dir, mode):
               "--batch", 2, env={**MODES[mode], "IMGPREP_FAKE_CUDA_FAIL_AFTER": "4"},
               expect=2, timeout=60)
     assert_clean_gpu_error(gpu)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_bench_gpu_tier_writes_what_the_cpu_engine_writes(mode, tmp_path):
+    """`imgprep bench`'s gpu tier runs the GPU engine: its outputs' CRC-32 equals the one
+    recomputed here from the real imgprep's shards, and it reports the GPU stage."""
+    reference = run(IMGPREP, SAMPLE, tmp_path / "cpu", "--preset", "imagenet", "--engine", "cpu")
+    assert reference.rc == 0, reference
+    shards = [np.load(p) for p in sorted((tmp_path / "cpu").glob("shard-*.npy"))]
+    crc = 0
+    for row in reference.manifest:
+        if row["status"] == "ok":
+            crc = zlib.crc32(np.ascontiguousarray(shards[row["shard"]][row["row"]]).tobytes(), crc)
+    report_path = tmp_path / "bench.json"
+    env = {k: v for k, v in os.environ.items() if k not in FAKE_VARIABLES} | MODES[mode]
+    proc = subprocess.run([str(FAKE_GPU), "bench", str(SAMPLE), "--preset", "imagenet",
+                           "--tiers", "tbb,gpu", "--repeat", "1", "--batch", "4",
+                           "--json", str(report_path)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    tiers = {t["tier"]: t for t in json.loads(report_path.read_text())["tiers"]}
+    gpu = tiers["gpu"]
+    assert gpu["available"] and gpu["device"] == "fake CUDA device, device 0"
+    assert gpu["output"]["crc32"] == f"{crc:08x}" == tiers["tbb"]["output"]["crc32"]
+    assert gpu["output"]["equal"] and gpu["ok"] == len(reference.manifest)
+    stage = {s["stage"]: s for s in gpu["stages"]}
+    assert stage["gpu"]["threads"] == 1 and stage["gpu"]["busy_s"] > 0
+    assert stage["gpu"]["avg_queue"] is not None
