@@ -19,10 +19,10 @@ Environment (set by CTest; the fallbacks are the default build tree):
 """
 
 import json
-import zlib
 import os
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 import numpy as np
