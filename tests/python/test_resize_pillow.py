@@ -1,9 +1,14 @@
 """--antialias on claims Pillow's Image.resize semantics: compare stretch resizes with Pillow.
 
+Both resampler paths are held to it: the default (AVX2 integer arithmetic where the CPU has AVX2)
+and the SSE2 float path that IMGPREP_NO_AVX2=1 selects.
+
 Inputs are lossless PNGs (the fixtures' sizes/*.png and three sample PNGs, one of them gray), so
 both sides start from identical pixels. Each target size is a different scale factor for each
 input: downscales around 0.68x, 0.5x, 0.23x, a 2.3x upscale and mixed (up in x, down in y).
 """
+
+import os
 
 import numpy as np
 import pytest
@@ -19,6 +24,7 @@ FILTERS = {
     "lanczos": Image.LANCZOS,
 }
 TARGETS = RESIZE_TARGETS
+PATHS = {"default": None, "sse2": {**os.environ, "IMGPREP_NO_AVX2": "1"}}
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +33,9 @@ def inputs(fixtures_dir, sample_dir, tmp_path_factory):
     return folder, {f.name: pil_open_rgb(f) for f in files}
 
 
-def run_stretch(imgprep, folder, interp, width, height):
+def run_stretch(imgprep, folder, interp, width, height, env=None):
     run = imgprep(folder, "--resize", f"{width}x{height}", "--interp", interp, "--antialias", "on",
-                  "--dtype", "uint8", "--layout", "nhwc", "--shard-size", 1000)
+                  "--dtype", "uint8", "--layout", "nhwc", "--shard-size", 1000, env=env)
     outputs = run.outputs()
     assert run.shard_files() and len(run.shard_files()) == 1
     return outputs
@@ -43,14 +49,15 @@ def diffs_vs_pillow(outputs, images, interp, width, height):
 
 @pytest.mark.parametrize("width,height", TARGETS, ids=[f"{w}x{h}" for w, h in TARGETS])
 @pytest.mark.parametrize("interp", ["linear", "cubic", "lanczos", "area"])
-def test_matches_pillow_exactly(imgprep, inputs, interp, width, height):
+@pytest.mark.parametrize("path", PATHS)
+def test_matches_pillow_exactly(imgprep, inputs, path, interp, width, height):
     """The contract is max |difference| <= 1; imgprep reproduces Pillow's fixed-point rounding,
     so the bytes are in fact identical, and this test holds it to that."""
     folder, images = inputs
-    diffs = diffs_vs_pillow(run_stretch(imgprep, folder, interp, width, height), images, interp,
-                            width, height)
+    outputs = run_stretch(imgprep, folder, interp, width, height, env=PATHS[path])
+    diffs = diffs_vs_pillow(outputs, images, interp, width, height)
     worst = {name: d for name, d in diffs.items() if d > 0}
-    assert not worst, f"{interp} {width}x{height}: imgprep differs from Pillow for {worst}"
+    assert not worst, f"{path} {interp} {width}x{height}: imgprep differs from Pillow for {worst}"
 
 
 def pillow_nearest_index(n_in, n_out):
