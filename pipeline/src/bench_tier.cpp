@@ -26,32 +26,25 @@ constexpr int kStages = static_cast<int>(Stage::count);
 
 // Drops every output; when checking, keeps a CRC-32 of the outputs in input order (what the
 // bench compares between tiers, and what anyone can recompute from `imgprep run`'s files).
+// The sink stage counts the images in RunStats.
 class NullSink : public OutputSink {
  public:
   explicit NullSink(bool check) : check_(check) {}
   void consume(const Job& job) override {
-    if (!job.ok()) {
-      ++failed_;
-      return;
-    }
-    ++ok_;
-    if (check_) crc_ = crc32_z(crc_, job.output.data(), job.output.size());
+    if (check_ && job.ok()) crc_ = crc32_z(crc_, job.output.data(), job.output.size());
   }
   nlohmann::json finish() override { return {}; }
   void interrupt() override {}
 
-  nlohmann::ordered_json result() const {
+  std::string crc32() const {
     char crc[9];
     std::snprintf(crc, sizeof crc, "%08lx", crc_);
-    return {{"checked", true}, {"crc32", crc}, {"ok", ok_}, {"failed", failed_}};
+    return crc;
   }
-  int64_t ok() const { return ok_; }
-  int64_t failed() const { return failed_; }
 
  private:
   bool check_;
   uLong crc_ = crc32_z(0, nullptr, 0);
-  int64_t ok_ = 0, failed_ = 0;
 };
 
 // Samples the run's queue lengths every millisecond, on a thread of its own.
@@ -141,7 +134,9 @@ class DecodeCeiling {
           job.encoded.swap(files_[i]);
           processor_.decode_and_plan(job, scratch, stats);
           job.encoded.swap(files_[i]);
-          (job.ok() ? stats.done : stats.failed).fetch_add(1);
+          // Counted as the sink stage counts (sink_job).
+          if (!job.ok()) stats.failed.fetch_add(1);
+          stats.done.fetch_add(1);
         }
       });
   }
@@ -179,7 +174,8 @@ nlohmann::ordered_json verdict(Tier tier, const std::array<double, kStages>& bus
     for (Stage s : stages) sum += busy[static_cast<int>(s)];
     return threads > 0 && seconds > 0 ? sum / (seconds * threads) : 0.0;
   };
-  const int cpu = shape.threads[static_cast<int>(Stage::decode)];
+  const auto threads = [&](Stage s) { return shape.threads[static_cast<int>(s)]; };
+  const int cpu = threads(Stage::decode);
   const bool gpu = tier == Tier::gpu;
   const double decode = busy[static_cast<int>(Stage::decode)];
   const double transform = busy[static_cast<int>(Stage::transform)];
@@ -188,11 +184,11 @@ nlohmann::ordered_json verdict(Tier tier, const std::array<double, kStages>& bus
     double utilisation;
   };
   const Candidate candidates[] = {
-      {"I/O-bound", share({Stage::read}, shape.threads[0])},
+      {"I/O-bound", share({Stage::read}, threads(Stage::read))},
       {gpu || decode >= transform ? "decode-bound" : "transform-bound",
        gpu ? share({Stage::decode}, cpu) : share({Stage::decode, Stage::transform}, cpu)},
       {"GPU-bound", gpu ? share({Stage::transform}, 1) : 0.0},
-      {"write-bound", share({Stage::write}, shape.threads[3])},
+      {"write-bound", share({Stage::write}, threads(Stage::write))},
   };
   const Candidate* best = &candidates[0];
   for (const Candidate& c : candidates)
@@ -233,7 +229,11 @@ nlohmann::ordered_json measure_tier(Tier tier, const Options& options, const Ben
     NullSink sink(w == 0 && !ceiling);
     RunStats stats;
     run_once(sink, stats);
-    if (w == 0 && !ceiling) output = sink.result();
+    if (w == 0 && !ceiling)
+      output = {{"checked", true},
+                {"crc32", sink.crc32()},
+                {"ok", stats.done - stats.failed},
+                {"failed", stats.failed.load()}};
   }
 
   std::vector<double> seconds, resident;
@@ -251,8 +251,8 @@ nlohmann::ordered_json measure_tier(Tier tier, const Options& options, const Ben
       queue[s] += avg[s] / bench.repeat;
     }
     decoded = stats.decoded_bytes.load();
-    ok = ceiling ? stats.done.load() : sink.ok();
-    failed = ceiling ? stats.failed.load() : sink.failed();
+    ok = stats.done - stats.failed;
+    failed = stats.failed;
   }
   double mean_seconds = 0;
   for (double s : seconds) mean_seconds += s / static_cast<double>(seconds.size());
