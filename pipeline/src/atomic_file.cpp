@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fd_io.h"
+
 namespace imgprep {
 
 AtomicFile::AtomicFile(std::filesystem::path target)
@@ -26,26 +28,11 @@ void AtomicFile::fail(const char* what) const {
 }
 
 void AtomicFile::write(const void* data, size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::write(fd_, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("cannot write");
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
+  if (!write_all(fd_, data, size)) fail("cannot write");
 }
 
 void AtomicFile::write_at(const void* data, size_t size, uint64_t offset) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::pwrite(fd_, p, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("cannot write");
-    p += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
+  if (!write_all(fd_, data, size, static_cast<int64_t>(offset))) fail("cannot write");
 }
 
 void AtomicFile::reserve(uint64_t size) {

@@ -13,10 +13,11 @@
 
 #include "bench_report.h"
 #include "bench_tier.h"
-#include "imgprep/pipeline/json_text.h"
+#include "fd_io.h"
 #include "imgprep/pipeline/atomic_file.h"
 #include "imgprep/pipeline/bench.h"
 #include "imgprep/pipeline/decoder.h"
+#include "imgprep/pipeline/json_text.h"
 #include "imgprep/pipeline/run.h"
 #include "imgprep/version.h"
 #include "page_cache.h"
@@ -25,17 +26,6 @@ namespace imgprep {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-// Writes all of text to fd (a pipe); errors are ignored: the parent then sees a short record.
-void write_all(int fd, const std::string& text) {
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<size_t>(n);
-  }
-}
 
 std::string read_all(int fd) {
   std::string text;
@@ -74,7 +64,9 @@ json run_tier_process(Tier tier, const Options& options, const BenchOptions& ben
       record = unavailable(tier, e.what());
       status = 1;
     }
-    write_all(fds[1], json_text(record));
+    // A failed write leaves the parent a short record, which it reports.
+    const std::string text = json_text(record);
+    write_all(fds[1], text.data(), text.size());
     ::_exit(status);
   }
   ::close(fds[1]);

@@ -10,6 +10,7 @@
 
 #include "imgprep/pipeline/atomic_file.h"
 #include "imgprep/pipeline/json_text.h"
+#include "fd_io.h"
 
 namespace imgprep {
 namespace {
@@ -55,15 +56,7 @@ void RunJournal::record(int shards, uint64_t next_input, int64_t failed,
                                                      {"failed", failed},
                                                      {"rows", rows}}) +
                            "\n";
-  const char* p = line.data();
-  size_t left = line.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd_, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("cannot write", path_);
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  if (!write_all(fd_, line.data(), line.size())) fail("cannot write", path_);
   if (::fsync(fd_) != 0) fail("cannot sync", path_);
   state_.shards = shards;
   state_.next_input = next_input;
