@@ -77,8 +77,8 @@ struct Slot {
 
 class GpuStage {
  public:
-  GpuStage(EngineRun& run, SinkStage& sink, JobSlots& slots, int batch)
-      : run_(run), sink_(sink), slots_(slots), batch_(batch) {
+  GpuStage(EngineRun& run, SinkStage& sink, JobSlots& slots, int device, int batch)
+      : run_(run), sink_(sink), slots_(slots), device_(device), batch_(batch) {
     queue_.set_capacity(batch * 2);
     thread_ = std::thread([this] { work(); });
   }
@@ -102,6 +102,12 @@ class GpuStage {
 
  private:
   void work() {
+    // The current device is per thread: this one allocates and launches on it too.
+    try {
+      check(cudaSetDevice(device_), "cudaSetDevice");
+    } catch (...) {
+      fail();
+    }
     std::vector<Job*> pending;
     for (;;) {
       Job* job = nullptr;
@@ -220,6 +226,7 @@ class GpuStage {
   EngineRun& run_;
   SinkStage& sink_;
   JobSlots& slots_;
+  int device_;
   int batch_;
   Slot ring_[kRing];
   int next_ = 0;
@@ -235,13 +242,12 @@ class GpuStage {
 GpuProbe probe_gpu(int device) {
   int count = 0;
   const cudaError_t error = cudaGetDeviceCount(&count);
-  if (error == cudaErrorInsufficientDriver || error == cudaErrorNoDevice || error != cudaSuccess) {
-    if (error == cudaErrorInsufficientDriver)
-      return {false, "no usable NVIDIA driver (missing, or older than this CUDA runtime)"};
-    if (error == cudaErrorNoDevice || count == 0) return {false, "no CUDA device"};
+  if (error == cudaErrorInsufficientDriver)
+    return {false, "no usable NVIDIA driver (missing, or older than this CUDA runtime)"};
+  if (error == cudaErrorNoDevice || (error == cudaSuccess && count == 0))
+    return {false, "no CUDA device"};
+  if (error != cudaSuccess)
     return {false, std::string("CUDA unavailable: ") + cudaGetErrorString(error)};
-  }
-  if (count == 0) return {false, "no CUDA device"};
   if (device < 0 || device >= count)
     return {false, "no CUDA device " + std::to_string(device) + " (" + std::to_string(count) +
                        " present)"};
@@ -260,7 +266,7 @@ void run_gpu_engine(EngineRun& run, int device, int batch) {
   check(cudaSetDevice(device), "cudaSetDevice");
   JobSlots slots(gpu_in_flight(run.options, batch));
   SinkStage sink(run, slots);
-  GpuStage gpu(run, sink, slots, batch);
+  GpuStage gpu(run, sink, slots, device, batch);
   run_cpu_graph(
       run, slots,
       [&](Job& job, Scratch& scratch) { run.processor.decode_and_plan(job, scratch, run.stats); },

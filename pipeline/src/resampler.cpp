@@ -36,7 +36,10 @@ using Buffers = Resampler::Buffers;
 // IMGPREP_NO_AVX2 (set, non-empty) takes the SSE2 path on any CPU: both paths must give the
 // same bytes, and the tests check that on CPUs that have AVX2.
 bool has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2") && !std::getenv("IMGPREP_NO_AVX2");
+  static const bool yes = [] {
+    const char* off = std::getenv("IMGPREP_NO_AVX2");
+    return __builtin_cpu_supports("avx2") && !(off && *off);
+  }();
   return yes;
 }
 

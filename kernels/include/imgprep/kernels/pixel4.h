@@ -17,18 +17,8 @@ struct Pixel4 {
 IMGPREP_HD inline Pixel4 operator+(const Pixel4& a, const Pixel4& b) {
   return {{a.v[0] + b.v[0], a.v[1] + b.v[1], a.v[2] + b.v[2], a.v[3] + b.v[3]}};
 }
-IMGPREP_HD inline Pixel4 operator+(const Pixel4& a, float b) {
-  return {{a.v[0] + b, a.v[1] + b, a.v[2] + b, a.v[3] + b}};
-}
 IMGPREP_HD inline Pixel4 operator*(float w, const Pixel4& a) {
   return {{w * a.v[0], w * a.v[1], w * a.v[2], w * a.v[3]}};
-}
-IMGPREP_HD inline Pixel4 clamp(const Pixel4& a, float lo, float hi) {
-  return {{clamp(a.v[0], lo, hi), clamp(a.v[1], lo, hi), clamp(a.v[2], lo, hi),
-           clamp(a.v[3], lo, hi)}};
-}
-IMGPREP_HD inline Pixel4 truncate(const Pixel4& a) {
-  return {{truncate(a.v[0]), truncate(a.v[1]), truncate(a.v[2]), truncate(a.v[3])}};
 }
 
 // Four RGBX bytes, packed little-endian in a 32-bit word, as floats.
