@@ -1,5 +1,10 @@
 #include "imgprep/pipeline/output_sink.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -126,7 +131,7 @@ class ImagesSink : public OutputSink {
     ManifestRow row = row_for(job);
     if (job.ok()) {
       const fs::path& rel = paths_.at(job.item);
-      fs::create_directories((dir_ / rel).parent_path());
+      make_folder((dir_ / rel).parent_path());
       AtomicFile file(dir_ / rel);
       file.write(job.output.data(), job.output.size());
       file.commit(false);
@@ -137,16 +142,42 @@ class ImagesSink : public OutputSink {
   }
 
   nlohmann::json finish() override {
+    sync_images();
     manifest_.finish();
     return {{"format", "images"}};
   }
 
-  void interrupt() override { manifest_.finish(); }
+  void interrupt() override {
+    sync_images();
+    manifest_.finish();
+  }
 
  private:
+  // Once per folder, not per image.
+  void make_folder(const fs::path& folder) {
+    if (made_.count(folder)) return;
+    std::error_code ec;
+    fs::create_directories(folder, ec);
+    if (ec) throw OutputError("cannot create " + folder.string() + ": " + ec.message());
+    made_.insert(folder);
+  }
+
+  // The image files were committed without an fsync each; one syncfs makes them durable
+  // before the manifest (and meta.json) says they are complete.
+  void sync_images() const {
+    const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || ::syncfs(fd) != 0) {
+      const std::string reason = std::strerror(errno);
+      if (fd >= 0) ::close(fd);
+      throw OutputError("cannot sync " + dir_.string() + ": " + reason);
+    }
+    ::close(fd);
+  }
+
   fs::path dir_;
   ManifestWriter manifest_;
   std::map<const InputItem*, fs::path> paths_;
+  std::set<fs::path> made_;
 };
 
 }  // namespace

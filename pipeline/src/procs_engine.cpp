@@ -97,7 +97,8 @@ class Dispatcher {
   void on_reply(Worker& worker, const Reply& reply);
   void check_deadlines();
   int poll_timeout_ms() const;
-  void replace(Worker& worker, const std::string& timeout_reason = {});
+  // Kills and restarts the worker; its current image fails with why (default: how it died).
+  void replace(Worker& worker, const std::string& why = {});
   void fail();
 
   EngineRun& run_;
@@ -250,7 +251,7 @@ void Dispatcher::on_reply(Worker& worker, const Reply& reply) {
   const int s = worker.queue.empty() ? -1 : worker.queue.front();
   if (s < 0 || reply.slot != static_cast<uint32_t>(s) || reply.seq != worker.held[s]->seq ||
       reply.output_size > reply.slot_size)
-    throw WorkerError("a worker answered out of turn");
+    return replace(worker, "worker sent a malformed reply");  // as a crash: its image fails
   worker.queue.pop_front();
   worker.started = Clock::now();  // it goes on to its next image now
   Job* job = std::exchange(worker.held[s], nullptr);
@@ -292,15 +293,16 @@ int Dispatcher::poll_timeout_ms() const {
 // timeout_reason), images waiting in its other slot go back to the front of the line, and a
 // new process takes its place. A worker that dies before it is ready fails the run: the next
 // would most likely do the same.
-void Dispatcher::replace(Worker& worker, const std::string& timeout_reason) {
+void Dispatcher::replace(Worker& worker, const std::string& why) {
   std::string reason = worker.process->kill_and_reap();
-  if (!timeout_reason.empty()) reason = timeout_reason;
+  if (!why.empty()) reason = why;
   if (!worker.ready) throw WorkerError("a worker process failed to start: " + reason);
   for (size_t i = worker.queue.size(); i-- > 0;) {
     Job* job = std::exchange(worker.held[worker.queue[i]], nullptr);
     --busy_;
     if (i > 0) {
-      waiting_.push_front(job);
+      waiting_.push_front(job);  // dispatch() takes it off the decode queue again
+      run_.stats.enqueue(Stage::decode);
     } else {
       job->error = reason;
       order_.put(job);

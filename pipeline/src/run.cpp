@@ -169,9 +169,12 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
 
     if (const int sig = interrupts.signal(); sig != 0) {
       sink->interrupt();
-      const JournalState& kept = journal.state();
-      err << "imgprep: interrupted; " << kept.next_input << " of " << input_count
-          << " inputs are in complete shards. Run the same command with --resume to continue.\n";
+      if (options.format == OutputFormat::npy)
+        err << "imgprep: interrupted; " << journal.state().next_input << " of " << input_count
+            << " inputs are in complete shards. Run the same command with --resume to continue.\n";
+      else
+        err << "imgprep: interrupted; the image files written so far are complete and listed in "
+            << (options.output / "manifest.jsonl").string() << "\n";
       return 128 + sig;
     }
     const nlohmann::json output = sink->finish();
@@ -179,6 +182,7 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
       AtomicFile::write_file(options.output / "classes.json",
                              json_text(nlohmann::json(inputs.classes), 2) + "\n");
     meta["complete"] = true;
+    meta["stopped_early"] = stop.load();  // --max-errors: the inputs after the stop have no row
     meta["output"] = output;
     meta["inputs"] = input_count;
     meta["failed"] = failed;
@@ -205,6 +209,10 @@ int exit_code_of(std::ostream& err, const std::function<int()>& command) {
     err << "imgprep: " << e.what() << "\n";
   } catch (const GpuError& e) {
     err << "imgprep: GPU error: " << e.what() << "\n";
+  } catch (const std::exception& e) {
+    // Anything else that ends a command (a folder that cannot be created, an unreadable journal)
+    // is still a one-line reason, never an abort.
+    err << "imgprep: " << e.what() << "\n";
   }
   return kExitUsage;
 }
