@@ -48,7 +48,7 @@ images=$(wc -l <"$tmp/all.txt")
 # One timed pass per round for every tool, so bursts of machine noise hit them alike.
 # Two decode-only ceilings (`imgprep bench`'s ceiling tier: libjpeg-turbo, files in memory, same
 # shrink-on-load rule, 2 threads): whole images (--crop none; --format images only because npy
-# needs a fixed output size), and the region of each image the centre crop keeps, which is what
+# needs a fixed output size), and the columns of each image the centre crop keeps, which is what
 # imgprep decodes.
 ceiling_cmd=("$imgprep" bench "$dataset" --preset imagenet --threads 2 --tiers ceiling --repeat 1 --warmup 1 -q
              --json "$tmp/ceiling.json")
@@ -105,7 +105,7 @@ for ((round = 1; round <= repeat; round++)); do
   imgprep_rss+=("$rss")
   warm_cache "$tmp/all.txt"
   peer_runs+=("$("${peer_cmd[@]}" | json_median)")
-  echo "round $round/$repeat: ceilings ${whole_runs[-1]} (whole) ${ceiling_runs[-1]} (region), imgprep ${imgprep_runs[-1]}," \
+  echo "round $round/$repeat: ceilings ${whole_runs[-1]} (whole) ${ceiling_runs[-1]} (cropped columns), imgprep ${imgprep_runs[-1]}," \
     "peer ${peer_runs[-1]} images/s" >&2
 done
 
@@ -136,7 +136,7 @@ float32 NCHW, mean/std); interleaved rounds: $repeat, after one untimed warm-up 
 | | median images/s | rounds (images/s) |
 |---|---:|---|
 | (a) decode-only ceiling: libjpeg-turbo decoding whole images (same shrink-on-load rule), 2 threads, files in memory | $(fmt "$whole_med") | $(join "${whole_runs[@]}") |
-| (a') decode-only ceiling of what imgprep decodes: only the region the centre crop keeps | $(fmt "$ceiling_med") | $(join "${ceiling_runs[@]}") |
+| (a') decode-only ceiling of what imgprep decodes: only the columns the centre crop keeps | $(fmt "$ceiling_med") | $(join "${ceiling_runs[@]}") |
 | (b) \`imgprep run\`: read, decode, resize, crop, normalise, write float32 npy shards | $(fmt "$imgprep_med") | $(join "${imgprep_runs[@]}") |
 | (c) torch DataLoader, 2 workers, batch 64, PIL + torchvision transforms, no writing | $(fmt "$peer_med") | $(join "${peer_runs[@]}") |
 
@@ -144,7 +144,7 @@ float32 NCHW, mean/std); interleaved rounds: $repeat, after one untimed warm-up 
 |---|---:|
 | imgprep / torch DataLoader | $(fmt "$(awk -v a="$imgprep_med" -v b="$peer_med" 'BEGIN { print a / b }')" 2) |
 | imgprep / decode ceiling (a), whole images | $(fmt "$(awk -v a="$imgprep_med" -v b="$whole_med" 'BEGIN { print a / b }')" 2) |
-| imgprep / decode ceiling (a'), cropped region | $(fmt "$(awk -v a="$imgprep_med" -v b="$ceiling_med" 'BEGIN { print a / b }')" 2) |
+| imgprep / decode ceiling (a'), cropped columns | $(fmt "$(awk -v a="$imgprep_med" -v b="$ceiling_med" 'BEGIN { print a / b }')" 2) |
 
 | \`imgprep run\` peak RSS (median of $repeat) | MiB |
 |---|---:|

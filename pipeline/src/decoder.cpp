@@ -203,7 +203,7 @@ void Decoder::decode_jpeg(DecodedImage& out, const std::optional<Region>& region
   if (region && orientation_ == 1) {
     // One more iMCU left and right: at a cropped column edge libjpeg's chroma upsampling
     // replicates the edge instead of reading the neighbours, so edge columns would differ.
-    // Skipped rows keep their upsampling context (jpeg_skip_scanlines decodes it).
+    // Every row is decoded: only the columns are cropped.
     constexpr int kMargin = 16;
     const int x0 = std::max(region->x - kMargin, 0);
     want.x = x0;

@@ -60,7 +60,6 @@ JpegReader::JpegReader() : s_(std::make_unique<State>()) {
   s_->cinfo.client_data = s_.get();
   jpeg_create_decompress(&s_->cinfo);
   jpeg_save_markers(&s_->cinfo, JPEG_APP0 + 1, 0xffff);
-  jpeg_save_markers(&s_->cinfo, JPEG_APP0 + 14, 16);
 }
 
 JpegReader::~JpegReader() { jpeg_destroy_decompress(&s_->cinfo); }

@@ -1,5 +1,6 @@
 // libjpeg-turbo's libjpeg API behind a small C++ face: header, scaled output size, and decoding
-// of a column/row window (jpeg_crop_scanline / jpeg_skip_scanlines, which TurboJPEG 2.1 lacks).
+// of a column/row window (jpeg_crop_scanline / jpeg_skip_scanlines, which TurboJPEG 2.1 lacks;
+// the decoder asks only for column windows).
 // Messages are collected, never printed. One reader per thread; reused across images.
 #pragma once
 

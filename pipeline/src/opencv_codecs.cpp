@@ -41,9 +41,14 @@ const Plugin& plugin() {
   return p;
 }
 
-uint8_t* grow(void* context, size_t size) {
+// No exception may cross the plugin's C interface: running out of memory refuses (nullptr).
+uint8_t* grow(void* context, size_t size) noexcept {
   auto* buffer = static_cast<Bytes*>(context);
-  buffer->resize(size);
+  try {
+    buffer->resize(size);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
   return buffer->data();
 }
 

@@ -83,5 +83,7 @@ extern "C" int imgprep_cv_encode(const uint8_t* bgr, int width, int height, cons
     return 0;
   } catch (const cv::Exception& e) {
     return fail(error, error_size, e.err);
+  } catch (const std::exception& e) {
+    return fail(error, error_size, e.what());
   }
 }

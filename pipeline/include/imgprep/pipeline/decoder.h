@@ -75,7 +75,7 @@ class Decoder {
   // What the last open() learned, also when it threw (the size of a refused image, say).
   const ImageInfo& info() const { return info_; }
   // Decodes the opened image into out (reusing its buffers): at least `region`, or all of it.
-  // Throws DecodeError.
+  // Once per open(): a JPEG's reader is spent afterwards. Throws DecodeError.
   void decode(DecodedImage& out, std::optional<Region> region = std::nullopt);
   // open() and decode() of the whole image; out.source_width/height are set as soon as the
   // header is read, so they are known for some failed images too.
