@@ -14,6 +14,7 @@
 # JPEG files (quality 90, shorter side 256, no crop), each with `cores` processes or threads:
 #   (c) imgprep run --format images, vipsthumbnail (xargs -P cores), ImageMagick mogrify (same)
 set -euo pipefail
+export LC_ALL=C  # $EPOCHREALTIME and awk agree on the decimal point
 
 usage() {
   cat <<EOF
@@ -172,7 +173,10 @@ run_tool() {
       start=$EPOCHREALTIME
       case $name in
         imgprep_images)
-          if ! "${imgprep_images_cmd[@]}" "$out" >"$log" 2>&1; then
+          # Exit status 1 (some inputs failed) is counted below; 2 and above are fatal.
+          local rc=0
+          "${imgprep_images_cmd[@]}" "$out" >"$log" 2>&1 || rc=$?
+          if ((rc > 1)); then
             cat "$log" >&2
             die "imgprep run --format images failed (above)"
           fi ;;
@@ -310,8 +314,7 @@ for bench in benches:
         if name not in tier_entries:
             tier_names.append(name)
             tier_entries[name] = []
-            tier_what[name] = (tier.get('what') or tier.get('description')
-                               or TIER_WHAT.get(name, ''))
+            tier_what[name] = TIER_WHAT.get(name, '')
         if tier.get('available', True) is False:
             tier_entries[name].append({'available': False, 'reason': tier.get('reason', '')})
         elif isinstance(tier.get('images_per_s'), dict) and 'median' in tier['images_per_s']:
@@ -383,8 +386,9 @@ order rotates by one tool a round); medians over the rounds; ratios of the media
 
 Shorter side 256 (antialiased), centre crop 224, /255, mean 0.485,0.456,0.406, std 0.229,0.224,0.225.
 imgprep's figures are its `bench` tiers (one timed pass a round, no warm-up inside); each Python
-peer runs one untimed and one timed epoch a round in a fresh process (start-up, pool and
-pipeline building untimed); nothing is written to disk.
+peer runs one untimed and one timed epoch a round in a fresh process (interpreter start-up,
+the Pool and the DALI pipeline are built before timing; the DataLoader, as by default, starts
+its worker processes at every epoch, inside the timed pass); nothing is written to disk.
 
 {table(tensor_rows, reference, 'imgprep tbb / tool')}
 

@@ -3,6 +3,8 @@
 # peer on one folder of images, interleaved so they share machine noise, plus imgprep's peak RSS
 # on 250 vs all images. Prints a markdown table (and writes it to --out FILE). Build first.
 set -euo pipefail
+export LC_ALL=C  # $EPOCHREALTIME and awk agree on the decimal point
+cores=$(nproc)
 
 usage() {
   cat <<EOF
@@ -39,7 +41,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/imgprep-core-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 # The inputs as a list file, in imgprep's byte-wise order; its first 250 lines for the memory run.
-find "$dataset" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.bmp' \
+find -L "$dataset" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.bmp' \
   -o -iname '*.webp' -o -iname '*.tif' -o -iname '*.tiff' \) | LC_ALL=C sort >"$tmp/all.txt"
 head -n 250 "$tmp/all.txt" >"$tmp/first250.txt"
 images=$(wc -l <"$tmp/all.txt")
@@ -47,13 +49,13 @@ images=$(wc -l <"$tmp/all.txt")
 
 # One timed pass per round for every tool, so bursts of machine noise hit them alike.
 # Two decode-only ceilings (`imgprep bench`'s ceiling tier: libjpeg-turbo, files in memory, same
-# shrink-on-load rule, 2 threads): whole images (--crop none; --format images only because npy
+# shrink-on-load rule, every core, as imgprep run and the DataLoader): whole images (--crop none; --format images only because npy
 # needs a fixed output size), and the columns of each image the centre crop keeps, which is what
 # imgprep decodes.
-ceiling_cmd=("$imgprep" bench "$dataset" --preset imagenet --threads 2 --tiers ceiling --repeat 1 --warmup 1 -q
+ceiling_cmd=("$imgprep" bench "$dataset" --preset imagenet --threads "$cores" --tiers ceiling --repeat 1 --warmup 1 -q
              --json "$tmp/ceiling.json")
 whole_args=(--crop none --format images)
-peer_cmd=("$python" "$peer" "$dataset" --workers 2 --batch-size 64 --repeat 1 --warmup 0 --json)
+peer_cmd=("$python" "$peer" "$dataset" --workers "$cores" --batch-size 64 --repeat 1 --warmup 0 --json)
 
 median() {
   printf '%s\n' "$@" | sort -g |
@@ -79,8 +81,11 @@ run_imgprep() {
   sync
   warm_cache "$tmp/all.txt"
   local start=$EPOCHREALTIME
-  if ! /usr/bin/time -f '%M' -o "$tmp/time" "$imgprep" run "$input" -o "$out" --preset imagenet -q \
-    >"$tmp/imgprep.log" 2>&1; then
+  # Exit status 1 (some inputs failed) still completes the run; 2 and above do not.
+  local rc=0
+  /usr/bin/time -f '%M' -o "$tmp/time" "$imgprep" run "$input" -o "$out" --preset imagenet -q \
+    >"$tmp/imgprep.log" 2>&1 || rc=$?
+  if ((rc > 1)); then
     echo "core_bench.sh: imgprep run $input failed:" >&2
     cat "$tmp/imgprep.log" >&2
     exit 1
@@ -135,10 +140,10 @@ float32 NCHW, mean/std); interleaved rounds: $repeat, after one untimed warm-up 
 
 | | median images/s | rounds (images/s) |
 |---|---:|---|
-| (a) decode-only ceiling: libjpeg-turbo decoding whole images (same shrink-on-load rule), 2 threads, files in memory | $(fmt "$whole_med") | $(join "${whole_runs[@]}") |
+| (a) decode-only ceiling: libjpeg-turbo decoding whole images (same shrink-on-load rule), $cores threads, files in memory | $(fmt "$whole_med") | $(join "${whole_runs[@]}") |
 | (a') decode-only ceiling of what imgprep decodes: only the columns the centre crop keeps | $(fmt "$ceiling_med") | $(join "${ceiling_runs[@]}") |
 | (b) \`imgprep run\`: read, decode, resize, crop, normalise, write float32 npy shards | $(fmt "$imgprep_med") | $(join "${imgprep_runs[@]}") |
-| (c) torch DataLoader, 2 workers, batch 64, PIL + torchvision transforms, no writing | $(fmt "$peer_med") | $(join "${peer_runs[@]}") |
+| (c) torch DataLoader, $cores workers, batch 64, PIL + torchvision transforms, no writing | $(fmt "$peer_med") | $(join "${peer_runs[@]}") |
 
 | ratio | value |
 |---|---:|

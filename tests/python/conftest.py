@@ -162,15 +162,6 @@ def pil_open_rgb(path, exif=True):
         return im.convert("RGB")
 
 
-def rgb_array(path, exif=True):
-    return np.asarray(pil_open_rgb(path, exif))
-
-
-def to_hwc(item, layout):
-    """One npy item as HWC."""
-    return np.asarray(item) if layout == "nhwc" else np.asarray(item).transpose(1, 2, 0)
-
-
 def max_diff(a, b):
     a, b = np.asarray(a), np.asarray(b)
     assert a.shape == b.shape, f"shape {a.shape} != {b.shape}"

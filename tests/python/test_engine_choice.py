@@ -23,6 +23,7 @@ def test_auto_names_the_engine_in_one_line(imgprep, sample_dir):
 def test_cpu_engine_is_the_tbb_engine(imgprep, sample_dir):
     auto_cpu = imgprep(sample_dir, "--preset", "imagenet", "--engine", "cpu")
     assert engine_of(auto_cpu) == "cpu"
+    assert auto_cpu.meta["engine"].startswith("engine cpu (tbb")
     assert auto_cpu.array().shape == (17, 3, 224, 224)
 
 

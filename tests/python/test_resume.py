@@ -109,7 +109,10 @@ def test_sigkill_at_any_point_then_resume_is_identical(tmp_path, inputs, clean, 
     if shards_before_kill:
         wait_for_shards(out, shards_before_kill, proc)
     else:
-        time.sleep(0.05)
+        # As early as there is a run to resume: meta.json is written before any image.
+        while not (out / "meta.json").exists():
+            assert proc.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.001)
     proc.kill()
     proc.communicate(timeout=60)
     done = resume(inputs, out)
