@@ -73,6 +73,7 @@ struct Slot {
   PinnedBytes host_in, host_out;  // pixels then tables; tensors
   DeviceBytes device_in, device_out;
   std::vector<Job*> jobs;
+  std::vector<int> image_of;  // per job: its index in tables.images(), -1 if it has none
 };
 
 class GpuStage {
@@ -160,13 +161,16 @@ class GpuStage {
 
     const OutputSpec& format = run_.processor.spec();
     slot.tables.clear();
+    slot.image_of.clear();
     batch_jobs_.clear();
-    for (Job* job : slot.jobs)
-      if (job->ok() && !job->cancelled) {
-        slot.tables.add(job->decoded.width, job->decoded.height, job->plan, job->out_w,
-                        job->out_h, format);
-        batch_jobs_.push_back(job);
-      }
+    for (Job* job : slot.jobs) {
+      const bool computed = job->ok() && !job->cancelled;
+      slot.image_of.push_back(computed ? static_cast<int>(batch_jobs_.size()) : -1);
+      if (!computed) continue;
+      slot.tables.add(job->decoded.width, job->decoded.height, job->plan, job->out_w, job->out_h,
+                      format);
+      batch_jobs_.push_back(job);
+    }
     const std::vector<const Job*>& batch = batch_jobs_;
     if (batch.empty()) return;
     const BatchTables& t = slot.tables;
@@ -200,12 +204,11 @@ class GpuStage {
     // the sink, or below if handing it on fails.
     std::vector<Job*>& jobs = delivering_;
     jobs.swap(slot.jobs);
-    size_t image = 0;
     for (size_t i = 0; i < jobs.size(); ++i) {
       Job* job = jobs[i];
       try {
-        if (job->ok() && !job->cancelled) {
-          const BatchImage& im = slot.tables.images()[image++];
+        if (const int image = slot.image_of[i]; image >= 0) {
+          const BatchImage& im = slot.tables.images()[static_cast<size_t>(image)];
           const size_t bytes = static_cast<size_t>(im.out_w) * im.out_h *
                                OutputSpec::kChannels * run_.processor.spec().element_size();
           job->output.resize(bytes);
