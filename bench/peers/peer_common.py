@@ -1,5 +1,5 @@
 """Shared pieces of the peer benchmarks in this folder: the image walk, the common command-line
-options (--repeat, --warmup, --json) and the report, in the conventions of torch_dataloader.py.
+options (--repeat, --warmup, --json) and the report.
 
 A peer that cannot run here (no GPU, a package missing) reports that instead of failing:
 with --json it prints one line {"available": false, "reason": ...} and exits 0, so that
@@ -16,8 +16,7 @@ DEFAULT_DATASET = Path(__file__).resolve().parents[2].parent / 'shared/datasets/
 
 
 def list_images(root):
-    """Every image file under a folder, in sorted order of its relative path (as
-    torch_dataloader.py walks it)."""
+    """Every image file under a folder, in sorted order of its relative path."""
     root = Path(root)
     return sorted((p for p in root.rglob('*')
                    if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS),
