@@ -10,9 +10,15 @@
 
 namespace imgprep {
 
-AtomicFile::AtomicFile(std::filesystem::path target)
+AtomicFile::AtomicFile(std::filesystem::path target, Caching caching)
     : target_(std::move(target)), temp_(target_.string() + ".part") {
-  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  constexpr int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+  if (caching == Caching::direct_if_possible) {
+    fd_ = ::open(temp_.c_str(), flags | O_DIRECT, 0644);
+    direct_ = fd_ >= 0;
+  }
+  // EINVAL: the filesystem has no direct I/O; any other error shows again here.
+  if (fd_ < 0) fd_ = ::open(temp_.c_str(), flags, 0644);
   if (fd_ < 0) fail("cannot create");
 }
 
@@ -32,7 +38,22 @@ void AtomicFile::write(const void* data, size_t size) {
 }
 
 void AtomicFile::write_at(const void* data, size_t size, uint64_t offset) {
-  if (!write_all(fd_, data, size, static_cast<int64_t>(offset))) fail("cannot write");
+  if (write_all(fd_, data, size, static_cast<int64_t>(offset))) return;
+  // A filesystem that accepted O_DIRECT at open may still refuse the write (EINVAL), and a
+  // short direct write leaves the rest unaligned: both finish through the page cache. Bytes a
+  // failed write wrote are simply written again.
+  if (direct_ && errno == EINVAL) {
+    end_direct();
+    if (write_all(fd_, data, size, static_cast<int64_t>(offset))) return;
+  }
+  fail("cannot write");
+}
+
+void AtomicFile::end_direct() {
+  if (!direct_) return;
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) fail("cannot end direct I/O on");
+  direct_ = false;
 }
 
 void AtomicFile::reserve(uint64_t size) {

@@ -1,7 +1,11 @@
 #include "imgprep/pipeline/shard_writer.h"
 
+#include "block_writer.h"
+
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <utility>
 
 namespace imgprep {
 
@@ -63,21 +67,53 @@ std::vector<int64_t> ShardWriter::shape_for(int rows) const {
   return shape;
 }
 
+void ShardWriter::open_shard() {
+  file_ = std::make_unique<AtomicFile>(dir_ / shard_name(shards_written_),
+                                       AtomicFile::Caching::direct_if_possible);
+  const int64_t rows = std::clamp<int64_t>(expected_rows_ - rows_total_, 1, shard_size_);
+  file_->reserve(header_size_ + static_cast<uint64_t>(rows) * item_bytes_);
+  in_blocks_ = file_->direct();
+  if (in_blocks_ && !blocks_) blocks_ = std::make_unique<BlockWriter>(kBlockBytes, kBlocks);
+  size_ = 0;
+  unflushed_ = 0;
+  const std::string placeholder(header_size_, ' ');
+  put(placeholder.data(), placeholder.size());
+}
+
+void ShardWriter::put(const void* data, size_t size) {
+  if (!in_blocks_) {
+    file_->write_at(data, size, size_);
+    size_ += size;
+    // Keeps the disk writing behind us, so closing a shard durably waits only for its tail.
+    unflushed_ += size;
+    if (unflushed_ >= (uint64_t{64} << 20)) {
+      file_->start_writeback();
+      unflushed_ = 0;
+    }
+    return;
+  }
+  // Direct I/O: gathered into whole aligned blocks, each written while the next one fills.
+  const char* bytes = static_cast<const char*>(data);
+  while (size > 0) {
+    if (!block_) block_ = blocks_->acquire();
+    const size_t n = std::min(size, kBlockBytes - blocked_);
+    std::memcpy(block_ + blocked_, bytes, n);
+    blocked_ += n;
+    size_ += n;
+    bytes += n;
+    size -= n;
+    if (blocked_ == kBlockBytes) flush_block();
+  }
+}
+
+void ShardWriter::flush_block() {
+  blocks_->write(*file_, std::exchange(block_, nullptr), blocked_, size_ - blocked_);
+  blocked_ = 0;
+}
+
 ShardWriter::Location ShardWriter::append(const void* tensor, int64_t label) {
-  if (!file_) {
-    file_ = std::make_unique<AtomicFile>(dir_ / shard_name(shards_written_));
-    const int64_t rows = std::clamp<int64_t>(expected_rows_ - rows_total_, 1, shard_size_);
-    file_->reserve(header_size_ + static_cast<uint64_t>(rows) * item_bytes_);
-    const std::string placeholder(header_size_, ' ');
-    file_->write(placeholder.data(), placeholder.size());
-  }
-  file_->write(tensor, item_bytes_);
-  // Keeps the disk writing behind us, so closing a shard durably waits only for its tail.
-  unflushed_ += item_bytes_;
-  if (unflushed_ >= (uint64_t{64} << 20)) {
-    file_->start_writeback();
-    unflushed_ = 0;
-  }
+  if (!file_) open_shard();
+  put(tensor, item_bytes_);
   shard_labels_.push_back(label);
   ++rows_total_;
   Location at{shards_written_, rows_++, false};
@@ -89,9 +125,16 @@ ShardWriter::Location ShardWriter::append(const void* tensor, int64_t label) {
 }
 
 void ShardWriter::close_shard() {
+  if (in_blocks_) {
+    // The whole blocks first; the tail and the header are not whole blocks.
+    blocks_->drain();
+    file_->end_direct();
+    if (block_) flush_block();
+    blocks_->drain();
+  }
   const std::string header = npy_header(descr_, shape_for(rows_), header_size_);
   file_->write_at(header.data(), header.size(), 0);
-  file_->truncate(header_size_ + static_cast<uint64_t>(rows_) * item_bytes_);
+  file_->truncate(size_);
   file_->commit();
   file_.reset();
   if (labels_) {
@@ -110,6 +153,14 @@ void ShardWriter::finish() {
 }
 
 void ShardWriter::abandon() {
+  if (blocks_) {
+    try {
+      blocks_->drain();  // the file is being dropped: its write errors no longer matter
+    } catch (const std::exception&) {
+    }
+    if (block_) blocks_->release(std::exchange(block_, nullptr));
+  }
+  blocked_ = 0;
   file_.reset();
   shard_labels_.clear();
   rows_ = 0;

@@ -203,5 +203,55 @@ TEST(ShardWriter, AbandonedShardLeavesNoPartFile) {
   EXPECT_FALSE(fs::exists(dir / "shard-00001.npy"));
 }
 
+// Rows of an odd size (1,000,003 bytes) in shards of 13 rows: shards go to disk in blocks of
+// several MiB (direct I/O where the filesystem has it), so rows straddle block boundaries and
+// every shard ends in a partial block.
+std::vector<uint8_t> big_row(int r) {
+  std::vector<uint8_t> row(1000003);
+  uint32_t x = 2654435761u * static_cast<uint32_t>(r + 1);
+  for (uint8_t& b : row) {
+    x = x * 1664525u + 1013904223u;
+    b = static_cast<uint8_t>(x >> 24);
+  }
+  return row;
+}
+
+TEST(ShardWriter, LargeRowsAcrossBlocksReadBackExactly) {
+  TempDir dir;
+  constexpr int kRows = 30, kShard = 13;
+  {
+    ShardWriter writer(dir.path(), kShard, "|u1", {1000003}, false, kRows);
+    for (int r = 0; r < kRows; ++r) writer.append(big_row(r).data(), -1);
+    writer.finish();
+    EXPECT_EQ(writer.shards_written(), 3);
+  }
+  int next_row = 0;
+  for (int s = 0; s < 3; ++s) {
+    SCOPED_TRACE("shard " + std::to_string(s));
+    const Npy shard = parse_npy(read_bytes(dir / ShardWriter::shard_name(s)));
+    const int rows = s < 2 ? kShard : kRows - 2 * kShard;
+    EXPECT_EQ(shard.shape, (std::vector<int64_t>{rows, 1000003}));
+    ASSERT_EQ(shard.data.size(), static_cast<size_t>(rows) * 1000003);
+    for (int r = 0; r < rows; ++r, ++next_row) {
+      const std::vector<uint8_t> want = big_row(next_row);
+      ASSERT_TRUE(std::equal(want.begin(), want.end(), shard.data.begin() + r * 1000003L))
+          << "row " << next_row;
+    }
+  }
+  EXPECT_EQ(next_row, kRows);
+}
+
+TEST(ShardWriter, AbandonedWhileBlocksAreWritten) {
+  TempDir dir;
+  {
+    ShardWriter writer(dir.path(), 13, "|u1", {1000003}, false, 30);
+    for (int r = 0; r < 20; ++r) writer.append(big_row(r).data(), -1);
+    writer.abandon();
+  }
+  EXPECT_EQ(files_in(dir.path()), std::vector<fs::path>{"shard-00000.npy"});
+  const Npy shard = parse_npy(read_bytes(dir / "shard-00000.npy"));
+  EXPECT_EQ(shard.shape, (std::vector<int64_t>{13, 1000003}));
+}
+
 }  // namespace
 }  // namespace imgprep

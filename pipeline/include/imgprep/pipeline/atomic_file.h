@@ -16,13 +16,23 @@ struct OutputError : std::runtime_error {
 
 class AtomicFile {
  public:
-  explicit AtomicFile(std::filesystem::path target);
+  // direct_if_possible opens the file with O_DIRECT where the filesystem allows it: writes
+  // then go from the caller's memory to the disk without being copied into the page cache.
+  enum class Caching { page_cache, direct_if_possible };
+  // While direct() is true, write_at takes whole blocks: data, size and offset multiples of
+  // kDirectAlign.
+  static constexpr size_t kDirectAlign = 4096;
+
+  explicit AtomicFile(std::filesystem::path target, Caching caching = Caching::page_cache);
   ~AtomicFile();  // removes the temporary file unless committed
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
 
   void write(const void* data, size_t size);
   void write_at(const void* data, size_t size, uint64_t offset);
+  bool direct() const { return direct_; }
+  // Later writes go through the page cache (and may be of any size and offset).
+  void end_direct();
   // Allocates size bytes of disk up front (faster writes; a full disk shows at once).
   // Filesystems without fallocate are left as they are.
   void reserve(uint64_t size);
@@ -43,6 +53,7 @@ class AtomicFile {
 
   std::filesystem::path target_, temp_;
   int fd_ = -1;
+  bool direct_ = false;
 };
 
 }  // namespace imgprep

@@ -12,6 +12,8 @@
 
 namespace imgprep {
 
+class BlockWriter;
+
 // The .npy (format 1.0) header for an array, padded with spaces so that its length is a
 // multiple of 64 and at least min_size bytes.
 std::string npy_header(const std::string& descr, const std::vector<int64_t>& shape,
@@ -42,7 +44,14 @@ class ShardWriter {
 
  private:
   std::vector<int64_t> shape_for(int rows) const;
+  void open_shard();
+  void put(const void* data, size_t size);  // appends bytes to the shard in progress
+  void flush_block();
   void close_shard();
+
+  // Shards opened for direct I/O are written in blocks of this size, kBlocks at most in flight.
+  static constexpr size_t kBlockBytes = size_t{4} << 20;
+  static constexpr int kBlocks = 3;
 
   std::filesystem::path dir_;
   int shard_size_;
@@ -53,12 +62,18 @@ class ShardWriter {
   size_t header_size_;
   int64_t expected_rows_;
   int64_t rows_total_ = 0;
-  uint64_t unflushed_ = 0;  // bytes written since the last start_writeback
+  uint64_t size_ = 0;       // bytes of the shard in progress so far, the header included
+  uint64_t unflushed_ = 0;  // bytes written since the last start_writeback (page cache only)
+  bool in_blocks_ = false;  // the shard in progress is written in direct-I/O blocks
+  char* block_ = nullptr;   // the block being filled, from blocks_
+  size_t blocked_ = 0;      // bytes in block_, the last ones of the shard so far
 
   std::unique_ptr<AtomicFile> file_;
   std::vector<int64_t> shard_labels_;
   int rows_ = 0;
   int shards_written_ = 0;
+  // Declared after file_, so that it stops (and finishes its writes) before file_ closes.
+  std::unique_ptr<BlockWriter> blocks_;
 };
 
 }  // namespace imgprep
