@@ -203,11 +203,15 @@ void Decoder::decode_jpeg(DecodedImage& out, const std::optional<Region>& region
   if (region && orientation_ == 1) {
     // One more iMCU left and right: at a cropped column edge libjpeg's chroma upsampling
     // replicates the edge instead of reading the neighbours, so edge columns would differ.
-    // Every row is decoded: only the columns are cropped.
     constexpr int kMargin = 16;
     const int x0 = std::max(region->x - kMargin, 0);
     want.x = x0;
     want.width = std::min(region->x + region->width + kMargin, info_.decoded_width) - x0;
+    // Rows: those above the region are skipped (their entropy-coded data is still read, and
+    // libjpeg-turbo rebuilds the upsampling context, exactly since the skip starts at row 0);
+    // below it nothing is decoded.
+    want.y = region->y;
+    want.height = std::min(region->y + region->height, info_.decoded_height) - want.y;
   }
   if (orientation_ >= 5) std::swap(want.width, want.height);
   const size_t row_bytes = static_cast<size_t>(orientation_ >= 5 ? info_.decoded_height

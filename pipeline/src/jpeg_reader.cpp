@@ -18,6 +18,8 @@ struct JpegReader::State {
   std::string message;
   std::string warnings;
   bool truncated = false;
+  std::span<const uint8_t> data;  // the image's bytes
+  size_t scan_start = 0;          // where the first scan's entropy-coded data begins
 };
 
 namespace {
@@ -50,6 +52,14 @@ void on_message(j_common_ptr cinfo, int level) {
 
 void no_output(j_common_ptr) {}
 
+// Whether bytes hold a JPEG end-of-image marker (FF D9). It is normally the last two bytes;
+// data after it (padding, appended files) is searched from the end.
+bool has_end_marker(std::span<const uint8_t> bytes) {
+  for (size_t i = bytes.size(); i >= 2; --i)
+    if (bytes[i - 2] == 0xFF && bytes[i - 1] == 0xD9) return true;
+  return false;
+}
+
 }  // namespace
 
 JpegReader::JpegReader() : s_(std::make_unique<State>()) {
@@ -78,6 +88,8 @@ bool JpegReader::read_header(std::span<const uint8_t> data) {
   }
   jpeg_mem_src(&s.cinfo, data.data(), static_cast<unsigned long>(data.size()));
   jpeg_read_header(&s.cinfo, TRUE);
+  s.data = data;
+  s.scan_start = static_cast<size_t>(s.cinfo.src->next_input_byte - data.data());
   return true;
 }
 
@@ -87,6 +99,7 @@ bool JpegReader::cmyk() const {
   return s_->cinfo.jpeg_color_space == JCS_CMYK || s_->cinfo.jpeg_color_space == JCS_YCCK;
 }
 bool JpegReader::adobe() const { return s_->cinfo.saw_Adobe_marker; }
+
 
 std::span<const uint8_t> JpegReader::exif() const {
   for (jpeg_saved_marker_ptr m = s_->cinfo.marker_list; m; m = m->next)
@@ -128,6 +141,16 @@ bool JpegReader::read(int& x, int& w, int y0, int y1, uint8_t* dst) {
     const JDIMENSION n = std::min<JDIMENSION>(16, static_cast<JDIMENSION>(y1) - next);
     for (JDIMENSION i = 0; i < n; ++i) rows[i] = dst + (next - y0 + i) * stride;
     jpeg_read_scanlines(&s.cinfo, rows, n);
+  }
+  // A file cut short below the rows read would go unnoticed (libjpeg reads no further), yet
+  // it is as damaged as one cut above them. A single-scan file (multi-scan ones were read
+  // whole by jpeg_start_decompress) must still hold its end-of-image marker after the scan
+  // data; FF D9 cannot occur inside entropy-coded data.
+  if (s.cinfo.output_scanline < s.cinfo.output_height && !jpeg_has_multiple_scans(&s.cinfo) &&
+      !has_end_marker(s.data.subspan(std::min(s.scan_start, s.data.size())))) {
+    s.truncated = true;
+    if (!s.warnings.empty()) s.warnings += "; ";
+    s.warnings += "Premature end of JPEG file: no end-of-image marker";
   }
   jpeg_abort_decompress(&s.cinfo);
   x = static_cast<int>(xoff);

@@ -1,6 +1,5 @@
 // libjpeg-turbo's libjpeg API behind a small C++ face: header, scaled output size, and decoding
-// of a column/row window (jpeg_crop_scanline / jpeg_skip_scanlines, which TurboJPEG 2.1 lacks;
-// the decoder asks only for column windows).
+// of a column/row window (jpeg_crop_scanline / jpeg_skip_scanlines, which TurboJPEG 2.1 lacks).
 // Messages are collected, never printed. One reader per thread; reused across images.
 #pragma once
 
@@ -29,7 +28,10 @@ class JpegReader {
   // Sets the scale 1/denom and the output colour (RGBX, or CMYK for cmyk()); gives the size.
   bool prepare(int denom, int& out_width, int& out_height);
   // Decodes rows [y0, y1) of columns [x, x + w) into dst (4 bytes a pixel, rows packed).
-  // x and w come back widened to what libjpeg decodes (whole iMCU columns).
+  // x and w come back widened to what libjpeg decodes (whole iMCU columns). Rows above y0
+  // are skipped in one jpeg_skip_scanlines from row 0 (libjpeg-turbo 2.1 resumes exactly only
+  // after skips that start on a row-group boundary: its issue 915); reading stops after row
+  // y1 - 1, and truncated() also covers the rows below it.
   bool read(int& x, int& w, int y0, int y1, uint8_t* dst);
 
   const std::string& message() const;

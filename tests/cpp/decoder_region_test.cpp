@@ -181,5 +181,50 @@ TEST(DecoderRegion, RotatedImageCoversTheRegion) {
             << x << "," << y;
 }
 
+// A region decode stops reading after the region's last row, yet a file cut short below it must
+// fail like one cut above it, while bytes after the end-of-image marker change nothing.
+TEST(DecoderRegion, FileCutShortBelowTheRegionStillFails) {
+  for (const char* rel : {"space/rocket.jpg", "objects/coffee-progressive.jpg"}) {
+    const std::vector<uint8_t> bytes = read_bytes(source_dir() / "datasets" / "sample" / rel);
+    ASSERT_GT(bytes.size(), 1000u) << rel;
+    ASSERT_EQ(bytes[bytes.size() - 2], 0xFF) << rel;  // ends with its end-of-image marker
+    ASSERT_EQ(bytes[bytes.size() - 1], 0xD9) << rel;
+    Decoder decoder;
+    const ImageInfo info = decoder.open(bytes, DecodeOptions{});
+    DecodedImage whole;
+    decoder.decode(whole);
+    const Region top{0, 0, info.decoded_width / 4, info.decoded_height / 4};
+
+    // Cut at 97% and 99.9% (rows far below the region) and just before the marker.
+    for (size_t keep : {bytes.size() * 97 / 100, bytes.size() * 999 / 1000, bytes.size() - 2}) {
+      SCOPED_TRACE(std::string(rel) + " cut to " + std::to_string(keep) + " bytes");
+      const std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + static_cast<long>(keep));
+      decoder.open(cut, DecodeOptions{});
+      DecodedImage part;
+      try {
+        decoder.decode(part, top);
+        ADD_FAILURE() << "decoded without an error";
+      } catch (const DecodeError& e) {
+        EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+      }
+    }
+
+    std::vector<uint8_t> padded = bytes;
+    padded.insert(padded.end(), 300, 0x00);
+    decoder.open(padded, DecodeOptions{});
+    DecodedImage part;
+    decoder.decode(part, top);
+    EXPECT_EQ(part.warning, "") << rel;
+    ASSERT_EQ(part.origin_x, 0);
+    ASSERT_EQ(part.origin_y, 0);
+    for (int y = 0; y < top.height; ++y)
+      for (int x = 0; x < top.width; ++x)
+        for (int ch = 0; ch < 3; ++ch)
+          ASSERT_EQ(whole.pixels[(static_cast<size_t>(y) * whole.width + x) * 4 + ch],
+                    part.pixels[(static_cast<size_t>(y) * part.width + x) * 4 + ch])
+              << rel << " " << x << "," << y;
+  }
+}
+
 }  // namespace
 }  // namespace imgprep
