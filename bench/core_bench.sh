@@ -49,8 +49,9 @@ images=$(wc -l <"$tmp/all.txt")
 
 # One timed pass per round for every tool, so bursts of machine noise hit them alike.
 # Two decode-only ceilings (`imgprep bench`'s ceiling tier: libjpeg-turbo, files in memory, same
-# shrink-on-load rule, every core, as imgprep run and the DataLoader): whole images (--crop none; --format images only because npy
-# needs a fixed output size), and the columns of each image the centre crop keeps, which is what
+# shrink-on-load rule, every core, as imgprep run and the DataLoader): (a) whole images, as a
+# plain decode of each file (--crop none; --format images only because npy needs a fixed output
+# size), and (a') the window of each image (columns and rows) the centre crop keeps, which is what
 # imgprep decodes.
 ceiling_cmd=("$imgprep" bench "$dataset" --preset imagenet --threads "$cores" --tiers ceiling --repeat 1 --warmup 1 -q
              --json "$tmp/ceiling.json")
@@ -110,7 +111,7 @@ for ((round = 1; round <= repeat; round++)); do
   imgprep_rss+=("$rss")
   warm_cache "$tmp/all.txt"
   peer_runs+=("$("${peer_cmd[@]}" | json_median)")
-  echo "round $round/$repeat: ceilings ${whole_runs[-1]} (whole) ${ceiling_runs[-1]} (cropped columns), imgprep ${imgprep_runs[-1]}," \
+  echo "round $round/$repeat: ceilings ${whole_runs[-1]} (whole) ${ceiling_runs[-1]} (decoded window), imgprep ${imgprep_runs[-1]}," \
     "peer ${peer_runs[-1]} images/s" >&2
 done
 
@@ -141,7 +142,7 @@ float32 NCHW, mean/std); interleaved rounds: $repeat, after one untimed warm-up 
 | | median images/s | rounds (images/s) |
 |---|---:|---|
 | (a) decode-only ceiling: libjpeg-turbo decoding whole images (same shrink-on-load rule), $cores threads, files in memory | $(fmt "$whole_med") | $(join "${whole_runs[@]}") |
-| (a') decode-only ceiling of what imgprep decodes: only the columns the centre crop keeps | $(fmt "$ceiling_med") | $(join "${ceiling_runs[@]}") |
+| (a') decode-only ceiling of what imgprep decodes: only the window of each image (columns and rows) the centre crop keeps | $(fmt "$ceiling_med") | $(join "${ceiling_runs[@]}") |
 | (b) \`imgprep run\`: read, decode, resize, crop, normalise, write float32 npy shards | $(fmt "$imgprep_med") | $(join "${imgprep_runs[@]}") |
 | (c) torch DataLoader, $cores workers, batch 64, PIL + torchvision transforms, no writing | $(fmt "$peer_med") | $(join "${peer_runs[@]}") |
 
@@ -149,7 +150,7 @@ float32 NCHW, mean/std); interleaved rounds: $repeat, after one untimed warm-up 
 |---|---:|
 | imgprep / torch DataLoader | $(fmt "$(awk -v a="$imgprep_med" -v b="$peer_med" 'BEGIN { print a / b }')" 2) |
 | imgprep / decode ceiling (a), whole images | $(fmt "$(awk -v a="$imgprep_med" -v b="$whole_med" 'BEGIN { print a / b }')" 2) |
-| imgprep / decode ceiling (a'), cropped columns | $(fmt "$(awk -v a="$imgprep_med" -v b="$ceiling_med" 'BEGIN { print a / b }')" 2) |
+| imgprep / decode ceiling (a'), decoded window | $(fmt "$(awk -v a="$imgprep_med" -v b="$ceiling_med" 'BEGIN { print a / b }')" 2) |
 
 | \`imgprep run\` peak RSS (median of $repeat) | MiB |
 |---|---:|

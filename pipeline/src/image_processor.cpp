@@ -35,7 +35,7 @@ void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage
     s.last_key = key;
   }
   plan = s.last_plan;  // copies into plan's existing storage
-  // Only the columns the plan reads are decoded (JPEG: whole iMCU columns; every row).
+  // Only the window the plan reads is decoded (JPEG: whole iMCU columns, the rows it needs).
   const Region needed{plan.x.first_source(), plan.y.first_source(),
                       plan.x.last_source() - plan.x.first_source(),
                       plan.y.last_source() - plan.y.first_source()};
