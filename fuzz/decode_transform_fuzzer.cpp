@@ -1,10 +1,11 @@
 // libFuzzer target over decode + transform: the bytes of one input file go through what the CPU
-// engine does with them (ImageProcessor::prepare, then Resampler::run), and the same plan also
+// engine does with them (place, make_resize_plan, decode_window as ImageProcessor::prepare
+// calls them, then Resampler::run), and the same plan also
 // through the GPU kernel's per-pixel maths on the host (resample_batch_on_host); the two tensors
 // must be byte-identical.
 //
 // Input layout: byte 0 picks the option set (kOptionSets, modulo their count), byte 1 holds
-// flags (bit 0: decode only the region the plan reads, as prepare() does; bit 1: shrink-on-load;
+// flags (bit 0: decode only the window the plan reads, as the engines do; bit 1: shrink-on-load;
 // bit 2: EXIF orientation), the rest is the image file.
 //
 // Expected outcome for bad input: DecodeError. Findings: crashes, sanitizer reports, any other
@@ -28,6 +29,7 @@
 #include "imgprep/kernels/resample_batch.h"
 #include "imgprep/kernels/resample_plan.h"
 #include "imgprep/pipeline/decoder.h"
+#include "imgprep/pipeline/image_processor.h"
 #include "imgprep/pipeline/options.h"
 #include "imgprep/pipeline/output_spec.h"
 #include "imgprep/pipeline/resampler.h"
@@ -143,20 +145,14 @@ void run_one(const OptionSet& set, uint8_t flags, std::span<const uint8_t> file)
   ResizePlan plan;
   Placement placement;
   try {
-    // ImageProcessor::prepare.
     const ImageInfo info = decoder.open(file, decode);
     placement = place(info.width, info.height, options.resize, options.crop);
     plan = make_resize_plan(info.decoded_width, info.decoded_height, info.extent_w,
                             info.extent_h, placement, options.method);
-    const Region needed{plan.x.first_source(), plan.y.first_source(),
-                        plan.x.last_source() - plan.x.first_source(),
-                        plan.y.last_source() - plan.y.first_source()};
     if (use_region)
-      decoder.decode(image, needed);
+      decode_window(decoder, plan, image);
     else
       decoder.decode(image);
-    plan.x.rebase(image.origin_x);
-    plan.y.rebase(image.origin_y);
   } catch (const DecodeError& e) {
     OUTCOME(std::string("DecodeError: ") + e.what());
     return;  // the expected outcome for bad input

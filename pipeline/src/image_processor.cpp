@@ -19,6 +19,15 @@ ImageProcessor::ImageProcessor(const Options& options)
   }
 }
 
+void decode_window(Decoder& decoder, ResizePlan& plan, DecodedImage& image) {
+  const Region window{plan.x.first_source(), plan.y.first_source(),
+                      plan.x.last_source() - plan.x.first_source(),
+                      plan.y.last_source() - plan.y.first_source()};
+  decoder.decode(image, window);
+  plan.x.rebase(image.origin_x);
+  plan.y.rebase(image.origin_y);
+}
+
 void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage& image,
                              ResizePlan& plan, Placement& placement) const {
   StageTimer timer(stats, Stage::decode);
@@ -35,15 +44,9 @@ void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage
     s.last_key = key;
   }
   plan = s.last_plan;  // copies into plan's existing storage
-  // Only the window the plan reads is decoded (JPEG: whole iMCU columns, the rows it needs).
-  const Region needed{plan.x.first_source(), plan.y.first_source(),
-                      plan.x.last_source() - plan.x.first_source(),
-                      plan.y.last_source() - plan.y.first_source()};
-  s.decoder.decode(image, needed);
+  decode_window(s.decoder, plan, image);
   stats.decoded_bytes.fetch_add(int64_t{image.width} * image.height * 3, std::memory_order_relaxed);
   job.warning = image.warning;
-  plan.x.rebase(image.origin_x);
-  plan.y.rebase(image.origin_y);
 }
 
 // Runs body; turns what bad input can throw into job.error.

@@ -20,6 +20,10 @@ struct PlanKey {
   bool operator==(const PlanKey&) const = default;
 };
 
+// Decodes the part of the image open in decoder that plan reads (JPEG: whole iMCU columns and the
+// rows it needs; other formats: all of it) and rebases plan onto the decoded pixels.
+void decode_window(Decoder& decoder, ResizePlan& plan, DecodedImage& image);
+
 struct Scratch {
   Decoder decoder;
   DecodedImage image;
