@@ -100,7 +100,6 @@ bool JpegReader::cmyk() const {
 }
 bool JpegReader::adobe() const { return s_->cinfo.saw_Adobe_marker; }
 
-
 std::span<const uint8_t> JpegReader::exif() const {
   for (jpeg_saved_marker_ptr m = s_->cinfo.marker_list; m; m = m->next)
     if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 &&
