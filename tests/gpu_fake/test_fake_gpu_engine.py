@@ -292,26 +292,23 @@ def test_copy_failure_anywhere_exits_2(tmp_path, mode, fail_after):
     assert_clean_gpu_error(gpu)
 
 
-@pytest.mark.parametrize("batch,fail_at", [(5, 1), (5, 2), (5, 4), (1, 9), (64, 1)])
-def test_wait_failure_exits_2(tmp_path, mode, batch, fail_at):
-    """A fault that shows when the engine waits for a batch (cudaEventSynchronize): while the ring
-    turns, or while it drains at the end (with batches of 5, waits 2 to 4 are the drain)."""
+# Faults that show while batches run: when the engine waits for a batch (cudaEventSynchronize),
+# while the ring turns or while it drains at the end (with batches of 5, waits 2 to 4 are the
+# drain), and when a kernel is launched.
+@pytest.mark.parametrize("fault,batch,fail_at,message", [
+    ("IMGPREP_FAKE_CUDA_FAIL_SYNC_AFTER", 5, 1, "GPU batch"),
+    ("IMGPREP_FAKE_CUDA_FAIL_SYNC_AFTER", 5, 2, "GPU batch"),
+    ("IMGPREP_FAKE_CUDA_FAIL_SYNC_AFTER", 5, 4, "GPU batch"),
+    ("IMGPREP_FAKE_CUDA_FAIL_SYNC_AFTER", 1, 9, "GPU batch"),
+    ("IMGPREP_FAKE_CUDA_FAIL_SYNC_AFTER", 64, 1, "GPU batch"),
+    ("IMGPREP_FAKE_CUDA_FAIL_LAUNCH_AFTER", 5, 1, "kernel launch"),
+    ("IMGPREP_FAKE_CUDA_FAIL_LAUNCH_AFTER", 1, 6, "kernel launch"),
+])
+def test_failure_while_batches_run_exits_2(tmp_path, mode, fault, batch, fail_at, message):
     gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
-              "--batch", batch,
-              env={**MODES[mode], "IMGPREP_FAKE_CUDA_FAIL_SYNC_AFTER": str(fail_at)},
-              expect=2, timeout=60)
+              "--batch", batch, env={**MODES[mode], fault: str(fail_at)}, expect=2, timeout=60)
     assert_clean_gpu_error(gpu)
-    assert "GPU batch" in gpu.stderr
-
-
-@pytest.mark.parametrize("batch,fail_at", [(5, 1), (1, 6)])
-def test_launch_failure_exits_2(tmp_path, mode, batch, fail_at):
-    gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
-              "--batch", batch,
-              env={**MODES[mode], "IMGPREP_FAKE_CUDA_FAIL_LAUNCH_AFTER": str(fail_at)},
-              expect=2, timeout=60)
-    assert_clean_gpu_error(gpu)
-    assert "kernel launch" in gpu.stderr
+    assert message in gpu.stderr
 
 
 def test_failure_with_failed_inputs_exits_2(tmp_path, mixed_dir, mode):
