@@ -22,16 +22,16 @@ import json
 import os
 import shutil
 import subprocess
-import zlib
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-IMGPREP = Path(os.environ.get("IMGPREP", REPO / "build/bin/imgprep"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+from conftest import IMGPREP, REPO, SAMPLE, files_under, npy_crc, run_imgprep  # noqa: E402
+
 FAKE_GPU = Path(os.environ.get("IMGPREP_FAKE_GPU", REPO / "build/tests/gpu_fake/imgprep-fake-gpu"))
-SAMPLE = Path(os.environ.get("IMGPREP_SAMPLE", REPO / "datasets/sample"))
 SAMPLE_BAD = Path(os.environ.get("IMGPREP_SAMPLE_BAD", REPO / "datasets/sample-bad"))
 
 ENGINE_LINE = "imgprep: engine gpu (fake CUDA device, device 0)"
@@ -40,37 +40,15 @@ FAKE_VARIABLES = ("IMGPREP_FAKE_CUDA_FAIL_AFTER", "IMGPREP_FAKE_CUDA_FAIL_SYNC_A
                   "IMGPREP_FAKE_CUDA_FAIL_LAUNCH_AFTER", "IMGPREP_FAKE_CUDA_DEFER")
 
 
-class Result:
-    def __init__(self, cmd, proc, out):
-        self.cmd, self.rc, self.out = cmd, proc.returncode, out
-        self.stdout, self.stderr = proc.stdout, proc.stderr
-
-    def __repr__(self):
-        return f"{' '.join(self.cmd)}\nrc={self.rc}\nstdout:{self.stdout}\nstderr:{self.stderr}"
-
-    @property
-    def manifest(self):
-        return [json.loads(line) for line in (self.out / "manifest.jsonl").read_text().splitlines()]
-
-    @property
-    def meta(self):
-        return json.loads((self.out / "meta.json").read_text())
-
-
 def run(binary, inp, out, *args, env=None, expect=0, timeout=120):
     """`BINARY run INP -o OUT ARGS -q`, with the fake's variables cleared, then `env` added."""
-    cmd = [str(binary), "run", str(inp), "-o", str(out), *map(str, args), "-q"]
-    full_env = {k: v for k, v in os.environ.items() if k not in FAKE_VARIABLES}
-    full_env.update(env or {})
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env)
-    result = Result(cmd, proc, Path(out))
-    if expect is not None:
-        assert result.rc == expect, result
-    return result
+    return run_imgprep(inp, out, *args, expect=expect, binary=binary, timeout=timeout,
+                       env=fake_env(env or {}))
 
 
-def files_under(folder):
-    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file())
+def fake_env(extra):
+    """This process's environment without the fake's variables, then extra."""
+    return {k: v for k, v in os.environ.items() if k not in FAKE_VARIABLES} | extra
 
 
 def comparable_meta(meta):
@@ -318,28 +296,21 @@ def test_failure_with_failed_inputs_exits_2(tmp_path, mixed_dir, mode):
     assert_clean_gpu_error(gpu)
 
 
-@pytest.mark.parametrize("mode", MODES)
 def test_bench_gpu_tier_writes_what_the_cpu_engine_writes(mode, tmp_path):
     """`imgprep bench`'s gpu tier runs the GPU engine: its outputs' CRC-32 equals the one
     recomputed here from the real imgprep's shards, and it reports the GPU stage."""
     reference = run(IMGPREP, SAMPLE, tmp_path / "cpu", "--preset", "imagenet", "--engine", "cpu")
-    assert reference.rc == 0, reference
-    shards = [np.load(p) for p in sorted((tmp_path / "cpu").glob("shard-*.npy"))]
-    crc = 0
-    for row in reference.manifest:
-        if row["status"] == "ok":
-            crc = zlib.crc32(np.ascontiguousarray(shards[row["shard"]][row["row"]]).tobytes(), crc)
+    crc = npy_crc(reference)
     report_path = tmp_path / "bench.json"
-    env = {k: v for k, v in os.environ.items() if k not in FAKE_VARIABLES} | MODES[mode]
     proc = subprocess.run([str(FAKE_GPU), "bench", str(SAMPLE), "--preset", "imagenet",
                            "--tiers", "tbb,gpu", "--repeat", "1", "--batch", "4",
                            "--json", str(report_path)],
-                          capture_output=True, text=True, timeout=300, env=env)
+                          capture_output=True, text=True, timeout=300, env=fake_env(MODES[mode]))
     assert proc.returncode == 0, proc.stderr
     tiers = {t["tier"]: t for t in json.loads(report_path.read_text())["tiers"]}
     gpu = tiers["gpu"]
     assert gpu["available"] and gpu["device"] == "fake CUDA device, device 0"
-    assert gpu["output"]["crc32"] == f"{crc:08x}" == tiers["tbb"]["output"]["crc32"]
+    assert gpu["output"]["crc32"] == crc == tiers["tbb"]["output"]["crc32"]
     assert gpu["output"]["equal"] and gpu["ok"] == len(reference.manifest)
     stage = {s["stage"]: s for s in gpu["stages"]}
     assert stage["gpu"]["threads"] == 1 and stage["gpu"]["busy_s"] > 0

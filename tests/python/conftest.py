@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -110,16 +111,32 @@ class Run:
         return {r["path"]: r for r in self.manifest if r["status"] == "failed"}
 
 
-def run_imgprep(inp, out, *args, expect=0, quiet=True, **kwargs):
-    """Runs `imgprep run INPUT -o OUT ARGS...`; asserts the exit code unless expect is None."""
-    cmd = [str(IMGPREP), "run", str(inp), "-o", str(out), *map(str, args)]
+def run_imgprep(inp, out, *args, expect=0, quiet=True, binary=IMGPREP, timeout=300, **kwargs):
+    """Runs `BINARY run INPUT -o OUT ARGS...` (BINARY: imgprep); asserts the exit code unless
+    expect is None. kwargs go to subprocess.run (env=...)."""
+    cmd = [str(binary), "run", str(inp), "-o", str(out), *map(str, args)]
     if quiet:
         cmd.append("-q")
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kwargs)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
     run = Run(proc, out)
     if expect is not None:
         assert run.rc == expect, f"{' '.join(cmd)}\nrc={run.rc}\nstdout:{run.stdout}\nstderr:{run.stderr}"
     return run
+
+
+def files_under(folder):
+    """Every file below folder, as sorted relative paths."""
+    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file())
+
+
+def npy_crc(run):
+    """CRC-32 of every ok row's tensor bytes, in manifest (input) order."""
+    shards = [np.load(p) for p in run.shard_files()]
+    crc = 0
+    for row in run.manifest:
+        if row["status"] == "ok":
+            crc = zlib.crc32(np.ascontiguousarray(shards[row["shard"]][row["row"]]).tobytes(), crc)
+    return f"{crc:08x}"
 
 
 @pytest.fixture

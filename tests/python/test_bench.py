@@ -8,10 +8,9 @@ import xml.etree.ElementTree as ET
 import zlib
 
 import jsonschema
-import numpy as np
 import pytest
 
-from conftest import IMGPREP, REPO, run_imgprep, write_list
+from conftest import IMGPREP, REPO, npy_crc, run_imgprep, write_list
 
 SCHEMA = json.loads((REPO / "bench" / "imgprep-bench.schema.json").read_text())
 ALL_TIERS = ["serial", "threads", "procs", "tbb", "gpu", "ceiling"]
@@ -35,16 +34,6 @@ def bench_json(tmp_path, inp, *args):
 
 def tiers(report):
     return {t["tier"]: t for t in report["tiers"]}
-
-
-def npy_crc(run):
-    """CRC-32 of every ok row's tensor bytes, in manifest (input) order."""
-    shards = [np.load(p) for p in run.shard_files()]
-    crc = 0
-    for row in run.manifest:
-        if row["status"] == "ok":
-            crc = zlib.crc32(np.ascontiguousarray(shards[row["shard"]][row["row"]]).tobytes(), crc)
-    return f"{crc:08x}"
 
 
 def images_crc(run):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IMGPREP, REPO, SAMPLE, Run, write_list
+from conftest import IMGPREP, REPO, SAMPLE, Run, files_under, write_list
 
 FAULTS = Path(os.environ.get("IMGPREP_FAULTS", REPO / "build/tests/faults/imgprep-faults"))
 SAMPLE_BAD = SAMPLE.parent / "sample-bad"
@@ -69,10 +69,6 @@ def tagged_processes(tag):
 def parent_of(pid):
     stat = Path(f"/proc/{pid}/stat").read_text()
     return int(stat.rsplit(")", 1)[1].split()[1])
-
-
-def files_under(folder):
-    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file())
 
 
 def assert_same_outputs(reference, candidate):
