@@ -1,11 +1,10 @@
 #include "block_writer.h"
 
 #include <new>
-#include <utility>
 
 namespace imgprep {
 
-BlockWriter::BlockWriter(size_t block_bytes, int blocks) : block_bytes_(block_bytes) {
+BlockWriter::BlockWriter(size_t block_bytes, int blocks) {
   for (int i = 0; i < blocks; ++i) {
     storage_.emplace_back(static_cast<char*>(std::aligned_alloc(AtomicFile::kDirectAlign, block_bytes)));
     if (!storage_.back()) throw std::bad_alloc();
@@ -29,7 +28,7 @@ BlockWriter::~BlockWriter() {
 
 void BlockWriter::rethrow_locked(std::unique_lock<std::mutex>& lock) {
   if (!error_) return;
-  std::exception_ptr error = std::exchange(error_, nullptr);
+  const std::exception_ptr error = error_;
   lock.unlock();
   std::rethrow_exception(error);
 }

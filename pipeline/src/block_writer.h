@@ -25,7 +25,6 @@ class BlockWriter {
   BlockWriter(const BlockWriter&) = delete;
   BlockWriter& operator=(const BlockWriter&) = delete;
 
-  size_t block_bytes() const { return block_bytes_; }
   // A free block to fill; waits while every block is queued. Rethrows a failed write's error.
   char* acquire();
   // Queues size bytes of block (from acquire) for file at offset; the block is free again once
@@ -33,7 +32,8 @@ class BlockWriter {
   void write(AtomicFile& file, char* block, size_t size, uint64_t offset);
   // Gives back a block from acquire without writing it.
   void release(char* block);
-  // Waits until every queued write is done; rethrows the first failed write's error (once).
+  // Waits until every queued write is done; rethrows the first failed write's error. After a
+  // failure every call rethrows it: the writes since are dropped, so the file is unusable.
   void drain();
 
  private:
@@ -49,7 +49,6 @@ class BlockWriter {
   void work();
   void rethrow_locked(std::unique_lock<std::mutex>& lock);
 
-  size_t block_bytes_;
   std::vector<std::unique_ptr<char, Free>> storage_;
   std::mutex mutex_;
   std::condition_variable changed_;
