@@ -74,10 +74,8 @@ RunOptionsParser::RunOptionsParser(CLI::App& c, For use) : command_(c) {
   add<int>("--pad-value", "0..255, for letterbox borders and crops larger than the image",
            [](Options& o, const int& v) { o.pad_value = v; });
   // Values.
-  add<S>("--channels", "rgb or bgr (default rgb)", [](Options& o, const S& v) {
-    if (v != "rgb" && v != "bgr") throw UsageError("--channels: expected rgb or bgr");
-    o.bgr = v == "bgr";
-  });
+  add<S>("--channels", "rgb or bgr (default rgb)",
+         [](Options& o, const S& v) { o.bgr = parse_channels_bgr(v); });
   add<S>("--scale", "multiplier for 0..255 pixel values, one or R,G,B (default 1/255)",
          [](Options& o, const S& v) { o.scale = parse_triplet(v); });
   add<S>("--mean", "subtracted after scaling, one or R,G,B (default 0)",
@@ -89,10 +87,8 @@ RunOptionsParser::RunOptionsParser(CLI::App& c, For use) : command_(c) {
   add<S>("--dtype", "float32, float16 or uint8 (default float32)",
          [](Options& o, const S& v) { o.dtype = parse_dtype(v); });
   // Outputs.
-  add<S>("--format", "npy (default) or images", [](Options& o, const S& v) {
-    if (v != "npy" && v != "images") throw UsageError("--format: expected npy or images");
-    o.format = v == "npy" ? OutputFormat::npy : OutputFormat::images;
-  });
+  add<S>("--format", "npy (default) or images",
+         [](Options& o, const S& v) { o.format = parse_format(v); });
   if (use == For::run)
     add<int>("--shard-size", "images per npy shard (default 1024)",
              [](Options& o, const int& v) { o.shard_size = v; });

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,49 @@ std::pair<int, int> parse_wxh(const std::string& text, const std::string& what) 
   if (x == std::string::npos) throw UsageError(what + ": expected WxH, got '" + text + "'");
   return {parse_positive(text.substr(0, x), what), parse_positive(text.substr(x + 1), what)};
 }
+
+// Each enum's names, one table for both directions. The first entry for a value is its name;
+// later ones are accepted aliases.
+template <class E>
+struct Named {
+  E value;
+  const char* name;
+};
+
+template <class E, size_t N>
+const char* name_of(const Named<E> (&table)[N], E value) {
+  for (const Named<E>& entry : table)
+    if (entry.value == value) return entry.name;
+  return table[0].name;
+}
+
+// Throws UsageError naming flag and the accepted names ("a, b or c").
+template <class E, size_t N>
+E parse_name(const Named<E> (&table)[N], const std::string& text, const char* flag) {
+  std::vector<const char*> names;
+  for (const Named<E>& entry : table) {
+    if (text == entry.name) return entry.value;
+    if (entry.name == name_of(table, entry.value)) names.push_back(entry.name);
+  }
+  std::string expected;
+  for (size_t i = 0; i < names.size(); ++i)
+    expected += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + std::string(names[i]);
+  throw UsageError(std::string(flag) + ": expected " + expected + ", got '" + text + "'");
+}
+
+constexpr Named<Interp> kInterps[] = {
+    {Interp::nearest, "nearest"}, {Interp::linear, "linear"}, {Interp::cubic, "cubic"},
+    {Interp::area, "area"},       {Interp::lanczos, "lanczos"}, {Interp::linear, "bilinear"},
+    {Interp::cubic, "bicubic"},   {Interp::area, "box"}};
+constexpr Named<Layout> kLayouts[] = {{Layout::nchw, "nchw"}, {Layout::nhwc, "nhwc"}};
+constexpr Named<DType> kDTypes[] = {
+    {DType::float32, "float32"}, {DType::float16, "float16"}, {DType::uint8, "uint8"}};
+constexpr Named<Engine> kEngines[] = {
+    {Engine::automatic, "auto"}, {Engine::cpu, "cpu"}, {Engine::gpu, "gpu"}};
+constexpr Named<CpuEngine> kCpuEngines[] = {{CpuEngine::tbb, "tbb"}, {CpuEngine::procs, "procs"}};
+constexpr Named<OutputFormat> kFormats[] = {
+    {OutputFormat::npy, "npy"}, {OutputFormat::images, "images"}};
+constexpr Named<bool> kChannels[] = {{false, "rgb"}, {true, "bgr"}};
 
 }  // namespace
 
@@ -103,16 +147,6 @@ CropSpec parse_crop(const std::string& text) {
   return {true, w, h};
 }
 
-Interp parse_interp(const std::string& text) {
-  if (text == "nearest") return Interp::nearest;
-  if (text == "linear" || text == "bilinear") return Interp::linear;
-  if (text == "cubic" || text == "bicubic") return Interp::cubic;
-  if (text == "area" || text == "box") return Interp::area;
-  if (text == "lanczos") return Interp::lanczos;
-  throw UsageError("--interp: expected nearest, linear, cubic, area or lanczos, got '" + text +
-                   "'");
-}
-
 std::array<float, 3> parse_triplet(const std::string& text) {
   std::vector<float> values;
   std::stringstream ss(text);
@@ -162,65 +196,25 @@ std::string to_string(const CropSpec& c) {
   return c.center ? "center:" + std::to_string(c.width) + "x" + std::to_string(c.height) : "none";
 }
 
-const char* to_string(Interp interp) {
-  switch (interp) {
-    case Interp::nearest: return "nearest";
-    case Interp::linear: return "linear";
-    case Interp::cubic: return "cubic";
-    case Interp::area: return "area";
-    case Interp::lanczos: return "lanczos";
-  }
-  return "linear";
-}
-
-const char* to_string(Layout layout) { return layout == Layout::nchw ? "nchw" : "nhwc"; }
-
-const char* to_string(DType dtype) {
-  switch (dtype) {
-    case DType::float32: return "float32";
-    case DType::float16: return "float16";
-    case DType::uint8: return "uint8";
-  }
-  return "float32";
-}
-
-const char* to_string(Engine engine) {
-  switch (engine) {
-    case Engine::automatic: return "auto";
-    case Engine::cpu: return "cpu";
-    case Engine::gpu: return "gpu";
-  }
-  return "auto";
-}
-
-Engine parse_engine(const std::string& text) {
-  if (text == "auto") return Engine::automatic;
-  if (text == "cpu") return Engine::cpu;
-  if (text == "gpu") return Engine::gpu;
-  throw UsageError("--engine: expected auto, cpu or gpu, got '" + text + "'");
-}
-
-const char* to_string(CpuEngine engine) {
-  return engine == CpuEngine::procs ? "procs" : "tbb";
-}
-
+const char* to_string(Interp interp) { return name_of(kInterps, interp); }
+Interp parse_interp(const std::string& text) { return parse_name(kInterps, text, "--interp"); }
+const char* to_string(Layout layout) { return name_of(kLayouts, layout); }
+Layout parse_layout(const std::string& text) { return parse_name(kLayouts, text, "--layout"); }
+const char* to_string(DType dtype) { return name_of(kDTypes, dtype); }
+DType parse_dtype(const std::string& text) { return parse_name(kDTypes, text, "--dtype"); }
+const char* to_string(Engine engine) { return name_of(kEngines, engine); }
+Engine parse_engine(const std::string& text) { return parse_name(kEngines, text, "--engine"); }
+const char* to_string(CpuEngine engine) { return name_of(kCpuEngines, engine); }
 CpuEngine parse_cpu_engine(const std::string& text) {
-  if (text == "tbb") return CpuEngine::tbb;
-  if (text == "procs") return CpuEngine::procs;
-  throw UsageError("--cpu-engine: expected tbb or procs, got '" + text + "'");
+  return parse_name(kCpuEngines, text, "--cpu-engine");
 }
-
-Layout parse_layout(const std::string& text) {
-  if (text == "nchw") return Layout::nchw;
-  if (text == "nhwc") return Layout::nhwc;
-  throw UsageError("--layout: expected nchw or nhwc");
+const char* to_string(OutputFormat format) { return name_of(kFormats, format); }
+OutputFormat parse_format(const std::string& text) {
+  return parse_name(kFormats, text, "--format");
 }
-
-DType parse_dtype(const std::string& text) {
-  if (text == "float32") return DType::float32;
-  if (text == "float16") return DType::float16;
-  if (text == "uint8") return DType::uint8;
-  throw UsageError("--dtype: expected float32, float16 or uint8");
+const char* channels_name(bool bgr) { return name_of(kChannels, bgr); }
+bool parse_channels_bgr(const std::string& text) {
+  return parse_name(kChannels, text, "--channels");
 }
 
 void validate(const Options& o) {
@@ -280,13 +274,13 @@ nlohmann::json to_json(const Options& o) {
       {"interp", to_string(o.method.interp)},
       {"antialias", o.method.antialias},
       {"pad_value", o.pad_value},
-      {"channels", o.bgr ? "bgr" : "rgb"},
+      {"channels", channels_name(o.bgr)},
       {"scale", o.scale},
       {"mean", o.mean},
       {"std", o.std},
       {"layout", to_string(o.layout)},
       {"dtype", to_string(o.dtype)},
-      {"format", o.format == OutputFormat::npy ? "npy" : "images"},
+      {"format", to_string(o.format)},
       {"shard_size", o.shard_size},
       {"image_format", o.image_format},
       {"quality", o.quality},
@@ -318,13 +312,13 @@ Options from_json(const nlohmann::json& j) {
   o.method.interp = parse_interp(j.at("interp").get<std::string>());
   j.at("antialias").get_to(o.method.antialias);
   j.at("pad_value").get_to(o.pad_value);
-  o.bgr = j.at("channels").get<std::string>() == "bgr";
+  o.bgr = parse_channels_bgr(j.at("channels").get<std::string>());
   j.at("scale").get_to(o.scale);
   j.at("mean").get_to(o.mean);
   j.at("std").get_to(o.std);
   o.layout = parse_layout(j.at("layout").get<std::string>());
   o.dtype = parse_dtype(j.at("dtype").get<std::string>());
-  o.format = j.at("format").get<std::string>() == "images" ? OutputFormat::images : OutputFormat::npy;
+  o.format = parse_format(j.at("format").get<std::string>());
   j.at("shard_size").get_to(o.shard_size);
   j.at("image_format").get_to(o.image_format);
   j.at("quality").get_to(o.quality);

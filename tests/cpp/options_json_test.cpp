@@ -111,9 +111,12 @@ TEST(OptionsJson, DefaultsComeBack) {
 
 TEST(OptionsJson, AForeignDocumentIsRefused) {
   EXPECT_ANY_THROW(from_json(nlohmann::json::object()));
-  nlohmann::json config = to_json(Options{});
-  config["dtype"] = "int7";
-  EXPECT_THROW(from_json(config), UsageError);
+  // A value no option accepts, for every named field.
+  for (const char* key : {"dtype", "layout", "interp", "engine", "cpu_engine", "channels", "format"}) {
+    nlohmann::json config = to_json(Options{});
+    config[key] = "int7";
+    EXPECT_THROW(from_json(config), UsageError) << key;
+  }
 }
 
 }  // namespace

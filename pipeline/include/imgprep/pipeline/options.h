@@ -86,7 +86,7 @@ void apply_preset(Options& options, const std::string& name);
 
 ResizeSpec parse_resize(const std::string& text);  // shorter:S longer:S WxH letterbox:WxH none
 CropSpec parse_crop(const std::string& text);      // center:WxH center:S none
-Interp parse_interp(const std::string& text);
+Interp parse_interp(const std::string& text);  // also bilinear, bicubic, box
 std::array<float, 3> parse_triplet(const std::string& text);  // "a,b,c" or "a"
 ShardSpec parse_shard(const std::string& text);               // "K/N"
 
@@ -101,6 +101,10 @@ const char* to_string(CpuEngine engine);
 CpuEngine parse_cpu_engine(const std::string& text);
 Layout parse_layout(const std::string& text);  // nchw nhwc
 DType parse_dtype(const std::string& text);    // float32 float16 uint8
+const char* to_string(OutputFormat format);
+OutputFormat parse_format(const std::string& text);  // npy images
+const char* channels_name(bool bgr);                 // rgb bgr
+bool parse_channels_bgr(const std::string& text);    // true for bgr
 
 // Checks combinations (e.g. npy needs a fixed output size); throws UsageError.
 void validate(const Options& options);
