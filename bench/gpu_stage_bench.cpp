@@ -20,6 +20,7 @@
 #include "imgprep/kernels/resample_batch.h"
 #include "imgprep/kernels/resample_batch_cuda.h"
 #include "imgprep/pipeline/decoder.h"
+#include "imgprep/pipeline/image_processor.h"
 #include "imgprep/pipeline/options.h"
 #include "imgprep/pipeline/output_spec.h"
 #include "imgprep/pipeline/read_pool.h"
@@ -124,7 +125,7 @@ Device open_device(int index) {
   return {prop.name, 2.0 * clock_khz * 1000 * (bus_bits / 8) / 1e9};
 }
 
-// A decoded image and its plan, made as imgprep makes them for a whole decoded image.
+// A decoded image (or the window of it that its plan reads) and that plan.
 struct Source {
   Bytes pixels;  // RGBX, rows of width * 4 bytes
   int width = 0, height = 0;
@@ -163,31 +164,28 @@ std::vector<Source> synthetic_sources(int width, int height, int count, const Op
   return sources;
 }
 
-// The first `count` inputs that decode, whole, with the run's decode options (shrink-on-load).
+// The first `count` inputs that decode, each as `imgprep run`'s GPU engine receives it
+// (ImageProcessor::decode_and_plan: shrink-on-load, the window its plan reads, the plan).
 std::vector<Source> decoded_sources(const std::string& input, int count, const Options& o) {
   configure_codecs(o.max_pixels);
-  const DecodeOptions options{.exif = o.exif,
-                              .shrink_on_load = o.shrink_on_load,
-                              .max_pixels = o.max_pixels,
-                              .resize = o.resize,
-                              .crop = o.crop};
-  Decoder decoder;
-  Bytes bytes;
+  const ImageProcessor processor(o);
+  Scratch scratch;
+  RunStats stats;
   std::vector<Source> sources;
   size_t failed = 0;
   for (const InputItem& item : list_inputs(input).items) {
     if (static_cast<int>(sources.size()) == count) break;
-    DecodedImage image;
-    try {
-      if (!read_file(item.path, bytes).empty()) throw DecodeError("unreadable");
-      decoder.decode(bytes, options, image);
-    } catch (const DecodeError&) {
+    Job job;
+    if (read_file(item.path, job.encoded).empty()) processor.decode_and_plan(job, scratch, stats);
+    else job.error = "unreadable";
+    if (!job.ok()) {
       ++failed;
       continue;
     }
-    sources.push_back(make_source(std::move(image.pixels), image.width, image.height,
-                                  image.source_width, image.source_height, image.extent_w,
-                                  image.extent_h, o));
+    DecodedImage& image = job.decoded;
+    image.pixels.resize(static_cast<size_t>(image.width) * image.height * 4);
+    sources.push_back({std::move(image.pixels), image.width, image.height, std::move(job.plan),
+                       job.out_w, job.out_h});
   }
   if (failed > 0) std::cerr << kProgram << ": skipped " << failed << " undecodable inputs\n";
   if (sources.empty()) throw std::runtime_error("no decodable image in " + input);
@@ -246,11 +244,6 @@ Batch make_batch(const std::vector<Source>& sources, size_t first, int size,
   return b;
 }
 
-// The kernel's view of batch b copied to `block`, writing its tensors to `out`.
-DeviceBatch device_view(const Batch& b, const uint8_t* block, uint8_t* out) {
-  return b.tables.device_view(block, out);
-}
-
 void launch(const DeviceBatch& batch, const OutputSpec& spec, cudaStream_t stream) {
   if (const char* error = launch_resample_batch(batch, spec, stream))
     throw CudaError(std::string("kernel launch: ") + error);
@@ -271,7 +264,7 @@ float time_kernels(const std::vector<Batch>& batches, const OutputSpec& spec, La
   start.record(lane.stream);
   for (int i = 0; i < iterations; ++i) {
     const Batch& b = batches[i % batches.size()];
-    launch(device_view(b, b.device.get(), lane.out.get()), spec, lane.stream);
+    launch(b.tables.device_view(b.device.get(), lane.out.get()), spec, lane.stream);
   }
   stop.record(lane.stream);
   return stop.ms_since(start);
@@ -290,7 +283,7 @@ float time_end_to_end(const std::vector<Batch>& batches, const OutputSpec& spec,
     check(cudaMemcpyAsync(lane.block.get(), b.host.get(), b.block_bytes, cudaMemcpyHostToDevice,
                           lane.stream),
           "cudaMemcpyAsync to the device");
-    launch(device_view(b, lane.block.get(), lane.out.get()), spec, lane.stream);
+    launch(b.tables.device_view(lane.block.get(), lane.out.get()), spec, lane.stream);
     check(cudaMemcpyAsync(lane.host_out.get(), lane.out.get(), b.tables.out_bytes(),
                           cudaMemcpyDeviceToHost, lane.stream),
           "cudaMemcpyAsync from the device");
@@ -307,7 +300,7 @@ std::string check_batch(const Batch& b, const OutputSpec& spec, Lane& lane) {
   const BatchTables& t = b.tables;
   std::vector<uint8_t> gpu(t.out_bytes()), host(t.out_bytes());
   check(cudaMemsetAsync(lane.out.get(), 0xA5, t.out_bytes(), lane.stream), "cudaMemsetAsync");
-  launch(device_view(b, b.device.get(), lane.out.get()), spec, lane.stream);
+  launch(b.tables.device_view(b.device.get(), lane.out.get()), spec, lane.stream);
   check(cudaMemcpyAsync(gpu.data(), lane.out.get(), t.out_bytes(), cudaMemcpyDeviceToHost,
                         lane.stream),
         "cudaMemcpyAsync from the device");
@@ -368,9 +361,8 @@ int main(int argc, char** argv) {
   app.add_option("--resize", resize, "shorter:S, longer:S, WxH, letterbox:WxH or none");
   app.add_option("--crop", crop, "center:WxH, center:S or none");
   app.add_option("--interp", interp, "nearest, linear, cubic, area or lanczos");
-  app.add_option("--dtype", dtype, "float32, float16 or uint8")
-      ->check(CLI::IsMember({"float32", "float16", "uint8"}));
-  app.add_option("--layout", layout, "nchw or nhwc")->check(CLI::IsMember({"nchw", "nhwc"}));
+  app.add_option("--dtype", dtype, "float32, float16 or uint8");
+  app.add_option("--layout", layout, "nchw or nhwc");
   app.add_option("--iterations", iterations, "timed launches (default 50)")
       ->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "untimed launches first (default 5)")
@@ -388,11 +380,8 @@ int main(int argc, char** argv) {
     if (!resize.empty()) o.resize = parse_resize(resize);
     if (!crop.empty()) o.crop = parse_crop(crop);
     if (!interp.empty()) o.method.interp = parse_interp(interp);
-    if (!dtype.empty())
-      o.dtype = dtype == "float16" ? DType::float16
-                : dtype == "uint8" ? DType::uint8
-                                   : DType::float32;
-    if (!layout.empty()) o.layout = layout == "nhwc" ? Layout::nhwc : Layout::nchw;
+    if (!dtype.empty()) o.dtype = parse_dtype(dtype);
+    if (!layout.empty()) o.layout = parse_layout(layout);
     const OutputSpec spec = make_output_spec(o);
     const auto [synthetic_w, synthetic_h] = parse_size(synthetic);
 
