@@ -63,6 +63,9 @@ json run_tier_process(Tier tier, const Options& options, const BenchOptions& ben
     } catch (const std::exception& e) {
       record = unavailable(tier, e.what());
       status = 1;
+    } catch (...) {  // never unwind into the parent's code: this is the child
+      record = unavailable(tier, "unknown exception");
+      status = 1;
     }
     // A failed write leaves the parent a short record, which it reports.
     const std::string text = json_text(record);
@@ -111,8 +114,7 @@ void derive(json& tiers) {
   const json* reference = nullptr;
   for (json& t : tiers) {
     if (!t["available"].get<bool>()) continue;
-    // The ceiling may have used only the inputs that fit its preload budget.
-    const auto used = t["ok"].get<double>() + t["failed"].get<double>();
+    const double used = images_in(t);
     std::vector<double> runs;
     for (double s : t["runs_s"]) runs.push_back(s > 0 ? used / s : 0.0);
     const double seconds = median(t["runs_s"].get<std::vector<double>>());
@@ -227,7 +229,7 @@ int bench_command(const Options& options, const BenchOptions& bench, std::ostrea
       out.flush();
       err.flush();
       report["tiers"].push_back(run_tier_process(tier, options, bench, inputs.items));
-      if (!options.quiet) print_progress(report["tiers"].back(), inputs.items.size(), out);
+      if (!options.quiet) print_progress(report["tiers"].back(), out);
     }
     derive(report["tiers"]);
     print_table(report, out);

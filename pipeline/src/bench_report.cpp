@@ -77,7 +77,11 @@ void print_header(const json& report, std::ostream& out) {
   out << "\n";
 }
 
-void print_progress(const json& tier, size_t images, std::ostream& out) {
+double images_in(const json& tier) {
+  return tier["ok"].get<double>() + tier["failed"].get<double>();
+}
+
+void print_progress(const json& tier, std::ostream& out) {
   out << "  " << pad(tier["tier"].get<std::string>(), 8, false);
   if (!tier["available"].get<bool>()) {
     out << "not available: " << tier["reason"].get<std::string>() << "\n";
@@ -85,7 +89,7 @@ void print_progress(const json& tier, size_t images, std::ostream& out) {
   }
   std::vector<double> runs = tier["runs_s"].get<std::vector<double>>();
   std::sort(runs.begin(), runs.end());
-  out << format("%.1f images/s (best run)", static_cast<double>(images) / runs.front()) << ", "
+  out << format("%.1f images/s (best run)", images_in(tier) / runs.front()) << ", "
       << tier["parallelism"].get<std::string>() << "\n";
 }
 

@@ -10,7 +10,10 @@
 namespace imgprep {
 
 void print_header(const nlohmann::ordered_json& report, std::ostream& out);
-void print_progress(const nlohmann::ordered_json& tier, size_t images, std::ostream& out);
+// The inputs a tier's every run went through (ok + failed; the ceiling may use only those that
+// fit its preload budget).
+double images_in(const nlohmann::ordered_json& tier);
+void print_progress(const nlohmann::ordered_json& tier, std::ostream& out);
 void print_table(const nlohmann::ordered_json& report, std::ostream& out);
 std::string bar_chart_svg(const nlohmann::ordered_json& report);
 

@@ -4,9 +4,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <stop_token>
 #include <thread>
 
@@ -243,9 +245,12 @@ nlohmann::ordered_json measure_tier(Tier tier, const Options& options, const Ben
     resident.push_back(bench.cold ? drop_page_cache(items) : page_cache_resident(items));
     NullSink sink(false);
     RunStats stats;
-    QueueSampler sampler(stats);
+    // Sampled only where a queue feeds a stage: the serial tier and the ceiling have none.
+    std::optional<QueueSampler> sampler;
+    if (std::ranges::any_of(shape.queued, [](bool q) { return q; })) sampler.emplace(stats);
     seconds.push_back(run_once(sink, stats));
-    const std::array<double, kStages> avg = sampler.averages();
+    const std::array<double, kStages> avg =
+        sampler ? sampler->averages() : std::array<double, kStages>{};
     for (int s = 0; s < kStages; ++s) {
       busy[s] += stats.busy_seconds(static_cast<Stage>(s)) / bench.repeat;
       queue[s] += avg[s] / bench.repeat;

@@ -240,6 +240,12 @@ class GpuStage {
   std::thread thread_;
 };
 
+// How many images the GPU engine keeps in flight for a batch size (the job slots it needs): a
+// batch filling, kRing in flight, plus what the readers and decoders hold.
+int gpu_in_flight(const Options& options, int batch) {
+  return batch * (kRing + 1) + options.in_flight_for(options.resolved_threads());
+}
+
 }  // namespace
 
 GpuProbe probe_gpu(int device) {
@@ -258,11 +264,6 @@ GpuProbe probe_gpu(int device) {
   if (cudaGetDeviceProperties(&prop, device) != cudaSuccess)
     return {false, "cannot query CUDA device " + std::to_string(device)};
   return {true, std::string(prop.name) + ", device " + std::to_string(device)};
-}
-
-int gpu_in_flight(const Options& options, int batch) {
-  // A batch filling, kRing in flight, plus what the readers and decoders hold.
-  return batch * (kRing + 1) + options.resolved_in_flight();
 }
 
 void run_gpu_engine(EngineRun& run, int device, int batch) {

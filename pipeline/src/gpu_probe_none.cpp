@@ -5,8 +5,6 @@ namespace imgprep {
 
 GpuProbe probe_gpu(int) { return {false, "this build has no CUDA tier (built with IMGPREP_CUDA=OFF or without nvcc)"}; }
 
-int gpu_in_flight(const Options& options, int) { return options.resolved_in_flight(); }
-
 void run_gpu_engine(EngineRun&, int, int) { throw GpuError(probe_gpu(0).description); }
 
 }  // namespace imgprep

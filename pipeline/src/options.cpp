@@ -79,10 +79,12 @@ int Options::resolved_workers() const {
 }
 
 // Two images per thread (procs: per worker, one being processed and one waiting in its slot).
+int Options::in_flight_for(int parallel) const {
+  return in_flight > 0 ? in_flight : 2 * parallel + io_threads + 2;
+}
+
 int Options::resolved_in_flight() const {
-  if (in_flight > 0) return in_flight;
-  const int cpu = cpu_engine == CpuEngine::procs ? resolved_workers() : resolved_threads();
-  return 2 * cpu + io_threads + 2;
+  return in_flight_for(cpu_engine == CpuEngine::procs ? resolved_workers() : resolved_threads());
 }
 
 void apply_preset(Options& o, const std::string& name) {

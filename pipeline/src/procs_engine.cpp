@@ -331,7 +331,7 @@ void Dispatcher::fail() {
 }  // namespace
 
 void run_procs_engine(EngineRun& run) {
-  JobSlots slots(run.options.resolved_in_flight());
+  JobSlots slots(run.options.in_flight_for(run.options.resolved_workers()));
   SinkStage sink(run, slots);
   Dispatcher dispatcher(run, sink, slots.count());
   ReadPool readers(run, slots);

@@ -49,7 +49,7 @@ class JobQueue {
 }  // namespace
 
 void run_threads_engine(EngineRun& run) {
-  JobSlots slots(run.options.resolved_in_flight());
+  JobSlots slots(run.options.in_flight_for(run.options.resolved_threads()));
   SinkStage sink(run, slots);
   OrderBuffer order(slots.count(), sink);
   std::mutex order_mutex;

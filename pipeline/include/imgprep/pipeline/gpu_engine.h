@@ -24,9 +24,6 @@ struct GpuProbe {
 // Whether `device` can run the GPU engine: built with CUDA, a driver, and such a device.
 GpuProbe probe_gpu(int device);
 
-// How many images the GPU engine keeps in flight for a batch size (the job slots it needs).
-int gpu_in_flight(const Options& options, int batch);
-
 // Throws GpuError (CUDA failures) or OutputError (the sink), after the run has drained.
 void run_gpu_engine(EngineRun& run, int device, int batch);
 

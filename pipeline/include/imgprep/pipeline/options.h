@@ -73,6 +73,9 @@ struct Options {
 
   int resolved_threads() const;
   int resolved_workers() const;
+  // Images in flight for an engine running `parallel` decoders (threads or worker processes).
+  int in_flight_for(int parallel) const;
+  // ...for the CPU engine cpu_engine picks.
   int resolved_in_flight() const;
 };
 
