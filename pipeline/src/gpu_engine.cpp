@@ -209,8 +209,10 @@ class GpuStage {
       try {
         if (const int image = slot.image_of[i]; image >= 0) {
           const BatchImage& im = slot.tables.images()[static_cast<size_t>(image)];
-          const size_t bytes = static_cast<size_t>(im.out_w) * im.out_h *
-                               OutputSpec::kChannels * run_.processor.spec().element_size();
+          OutputSpec spec = run_.processor.spec();
+          spec.width = im.out_w;
+          spec.height = im.out_h;
+          const size_t bytes = spec.bytes();
           job->output.resize(bytes);
           std::memcpy(job->output.data(), slot.host_out.data() + im.out, bytes);
           run_.processor.finish_output(*job);

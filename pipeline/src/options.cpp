@@ -220,6 +220,8 @@ bool parse_channels_bgr(const std::string& text) {
 }
 
 void validate(const Options& o) {
+  if (o.resume && o.format != OutputFormat::npy)
+    throw UsageError("--resume continues npy shards; --format images has none to resume");
   if (o.format == OutputFormat::npy && !has_fixed_output_size(o.resize, o.crop))
     throw UsageError(
         "npy shards need one output size for every image: add --crop center:WxH, use "

@@ -111,6 +111,8 @@ class Dispatcher {
   tbb::concurrent_queue<Job*> arrived_;
   std::atomic<bool> arrivals_done_{false};
   std::deque<Job*> waiting_;  // read, not yet given to a worker
+  std::vector<pollfd> fds_;    // step()'s poll set, kept for its capacity
+  std::vector<Worker*> polled_;  // the worker of each fds_ entry after the first
   size_t busy_ = 0;           // jobs held by workers
   std::exception_ptr error_;
 };
@@ -165,18 +167,18 @@ void Dispatcher::run() {
 
 // Waits for a reply, an arrival or a deadline, and handles it.
 void Dispatcher::step() {
-  std::vector<pollfd> fds{{wakeup_.fd(), POLLIN, 0}};
-  std::vector<Worker*> polled;
+  fds_.assign(1, {wakeup_.fd(), POLLIN, 0});
+  polled_.clear();
   for (Worker& worker : workers_)
     if (worker.process) {
-      fds.push_back({worker.process->fd(), POLLIN, 0});
-      polled.push_back(&worker);
+      fds_.push_back({worker.process->fd(), POLLIN, 0});
+      polled_.push_back(&worker);
     }
-  const int n = ::poll(fds.data(), fds.size(), poll_timeout_ms());
+  const int n = ::poll(fds_.data(), fds_.size(), poll_timeout_ms());
   if (n < 0 && errno != EINTR) throw WorkerError(std::string("poll: ") + std::strerror(errno));
-  if (fds[0].revents) wakeup_.clear();
-  for (size_t i = 1; n > 0 && i < fds.size(); ++i)
-    if (fds[i].revents) receive(*polled[i - 1]);
+  if (fds_[0].revents) wakeup_.clear();
+  for (size_t i = 1; n > 0 && i < fds_.size(); ++i)
+    if (fds_[i].revents) receive(*polled_[i - 1]);
   check_deadlines();
 }
 

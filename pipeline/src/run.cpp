@@ -132,8 +132,6 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
         {"engine", engine.line},
     };
     if (options.resume) {
-      if (options.format != OutputFormat::npy)
-        throw UsageError("--resume continues npy shards; --format images has none to resume");
       const nlohmann::json earlier = read_meta(options.output);
       check_same_run(earlier, identity);
       if (earlier.value("complete", false)) {
@@ -144,9 +142,11 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
       AtomicFile::write_file(options.output / "meta.json", json_text(meta, 2) + "\n");
     }
     RunJournal journal(options.output, options.resume);
-    const JournalState done = journal.state();  // what an interrupted run completed
+    // What an interrupted run completed (the journal's state grows as this run records shards).
+    const uint64_t resumed_from = journal.state().next_input;
+    const int64_t resumed_failed = journal.state().failed;
     inputs.items.erase(inputs.items.begin(),
-                       inputs.items.begin() + static_cast<long>(done.next_input));
+                       inputs.items.begin() + static_cast<long>(resumed_from));
 
     const ImageProcessor processor(options);
     std::unique_ptr<OutputSink> sink = make_output_sink(options, processor.spec(), inputs, journal);
@@ -165,7 +165,7 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const int64_t failed = done.failed + stats.failed.load();
+    const int64_t failed = resumed_failed + stats.failed.load();
 
     if (const int sig = interrupts.signal(); sig != 0) {
       sink->interrupt();
@@ -199,19 +199,11 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
 int exit_code_of(std::ostream& err, const std::function<int()>& command) {
   try {
     return command();
-  } catch (const UsageError& e) {
-    err << "imgprep: " << e.what() << "\n";
-  } catch (const InputError& e) {
-    err << "imgprep: " << e.what() << "\n";
-  } catch (const OutputError& e) {
-    err << "imgprep: " << e.what() << "\n";
-  } catch (const WorkerError& e) {
-    err << "imgprep: " << e.what() << "\n";
   } catch (const GpuError& e) {
     err << "imgprep: GPU error: " << e.what() << "\n";
   } catch (const std::exception& e) {
-    // Anything else that ends a command (a folder that cannot be created, an unreadable journal)
-    // is still a one-line reason, never an abort.
+    // Usage, input, output and worker errors, and anything else that ends a command (a folder
+    // that cannot be created, an unreadable journal): a one-line reason, never an abort.
     err << "imgprep: " << e.what() << "\n";
   }
   return kExitUsage;

@@ -73,11 +73,7 @@ std::string WorkerProcess::kill_and_reap() {
   return reap();
 }
 
-void WorkerProcess::close_and_reap() {
-  ::close(fd_);
-  fd_ = -1;
-  reap();
-}
+void WorkerProcess::close_and_reap() { reap(); }  // reap() closes the socket first
 
 std::string WorkerProcess::reap() {
   if (fd_ >= 0) ::close(fd_);
