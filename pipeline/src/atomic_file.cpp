@@ -70,14 +70,27 @@ void AtomicFile::start_writeback() {
   ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);  // advisory: errors show at fsync
 }
 
-void AtomicFile::sync_folder(const std::filesystem::path& folder) {
+namespace {
+
+// sync (fsync or syncfs) on folder, opened for it; OutputError "cannot sync FOLDER: why".
+void sync_through_folder(const std::filesystem::path& folder, int (*sync)(int)) {
   const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) {
+  if (fd < 0 || sync(fd) != 0) {
     const int error = errno;
     if (fd >= 0) ::close(fd);
-    throw OutputError("cannot sync folder " + folder.string() + ": " + std::strerror(error));
+    throw OutputError("cannot sync " + folder.string() + ": " + std::strerror(error));
   }
   ::close(fd);
+}
+
+}  // namespace
+
+void AtomicFile::sync_folder(const std::filesystem::path& folder) {
+  sync_through_folder(folder, ::fsync);
+}
+
+void AtomicFile::sync_filesystem(const std::filesystem::path& folder) {
+  sync_through_folder(folder, ::syncfs);
 }
 
 void AtomicFile::commit(bool durable) {
@@ -95,10 +108,11 @@ void AtomicFile::commit(bool durable) {
   if (durable) sync_folder(target_.parent_path().empty() ? "." : target_.parent_path());
 }
 
-void AtomicFile::write_file(const std::filesystem::path& target, std::string_view content) {
+void AtomicFile::write_file(const std::filesystem::path& target, std::string_view content,
+                            bool durable) {
   AtomicFile file(target);
   file.write(content.data(), content.size());
-  file.commit();
+  file.commit(durable);
 }
 
 }  // namespace imgprep

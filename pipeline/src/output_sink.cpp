@@ -1,10 +1,5 @@
 #include "imgprep/pipeline/output_sink.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -132,23 +127,24 @@ class ImagesSink : public OutputSink {
     if (job.ok()) {
       const fs::path& rel = paths_.at(job.item);
       make_folder((dir_ / rel).parent_path());
-      AtomicFile file(dir_ / rel);
-      file.write(job.output.data(), job.output.size());
-      file.commit(false);
+      AtomicFile::write_file(
+          dir_ / rel, {reinterpret_cast<const char*>(job.output.data()), job.output.size()}, false);
       row.output = rel.generic_string();
     }
     manifest_.add(row);
     manifest_.commit_pending();
   }
 
+  // The image files were committed without an fsync each; one syncfs makes them durable
+  // before the manifest (and meta.json) says they are complete.
   nlohmann::json finish() override {
-    sync_images();
+    AtomicFile::sync_filesystem(dir_);
     manifest_.finish();
     return {{"format", "images"}};
   }
 
   void interrupt() override {
-    sync_images();
+    AtomicFile::sync_filesystem(dir_);
     manifest_.finish();
   }
 
@@ -160,18 +156,6 @@ class ImagesSink : public OutputSink {
     fs::create_directories(folder, ec);
     if (ec) throw OutputError("cannot create " + folder.string() + ": " + ec.message());
     made_.insert(folder);
-  }
-
-  // The image files were committed without an fsync each; one syncfs makes them durable
-  // before the manifest (and meta.json) says they are complete.
-  void sync_images() const {
-    const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || ::syncfs(fd) != 0) {
-      const std::string reason = std::strerror(errno);
-      if (fd >= 0) ::close(fd);
-      throw OutputError("cannot sync " + dir_.string() + ": " + reason);
-    }
-    ::close(fd);
   }
 
   fs::path dir_;

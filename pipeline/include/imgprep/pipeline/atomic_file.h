@@ -43,10 +43,13 @@ class AtomicFile {
   // Renames into place; durable: the data (fsync) before, and the folder entry after.
   void commit(bool durable = true);
 
-  // Whole-file convenience: write content, commit durably.
-  static void write_file(const std::filesystem::path& target, std::string_view content);
+  // Whole-file convenience: write content, commit (durably unless told otherwise).
+  static void write_file(const std::filesystem::path& target, std::string_view content,
+                         bool durable = true);
   // fsync of a folder, so that renames in it survive a power loss.
   static void sync_folder(const std::filesystem::path& folder);
+  // syncfs of the file system that holds folder: everything written to it is durable after.
+  static void sync_filesystem(const std::filesystem::path& folder);
 
  private:
   [[noreturn]] void fail(const char* what) const;
