@@ -88,13 +88,15 @@ def assert_same_outputs(reference, candidate):
 
 @pytest.fixture(scope="module")
 def tbb_runs(tmp_path_factory):
-    """The tbb engine's outputs, one per config, made once."""
+    """The tbb engine's outputs, one per config, made once; exit 0 on the sample set, 1 on the
+    set with broken files."""
     cache = {}
 
     def get(name, inp=SAMPLE):
         if (name, inp) not in cache:
             out = tmp_path_factory.mktemp("tbb") / name
-            cache[(name, inp)] = run(IMGPREP, inp, out, *CONFIGS[name], expect=None)[0]
+            cache[(name, inp)] = run(IMGPREP, inp, out, *CONFIGS[name],
+                                     expect=1 if inp == SAMPLE_BAD else 0)[0]
         return cache[(name, inp)]
 
     return get
@@ -111,7 +113,6 @@ def faults_binary():
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 def test_procs_writes_what_tbb_writes(tmp_path, tbb_runs, config, workers):
     reference = tbb_runs(config)
-    assert reference.rc == 0, reference
     procs, tag = run(IMGPREP, SAMPLE, tmp_path / "procs", *CONFIGS[config],
                      "--cpu-engine", "procs", "--workers", workers)
     assert_same_outputs(reference, procs)
@@ -122,7 +123,6 @@ def test_procs_writes_what_tbb_writes(tmp_path, tbb_runs, config, workers):
 
 def test_decode_failures_are_the_same_rows(tmp_path, tbb_runs):
     reference = tbb_runs("imagenet-float32", SAMPLE_BAD)
-    assert reference.rc == 1, reference
     procs, _ = run(IMGPREP, SAMPLE_BAD, tmp_path / "procs", *CONFIGS["imagenet-float32"],
                    "--cpu-engine", "procs", expect=1)
     assert_same_outputs(reference, procs)
