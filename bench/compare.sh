@@ -33,6 +33,7 @@ EOF
 die() { echo "compare.sh: $*" >&2; exit 2; }
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$repo/bench/lib.sh"
 input=""
 repeat=5
 out_file=""
@@ -73,8 +74,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/imgprep-compare.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 # The inputs in imgprep's byte-wise order.
-find -L "$input" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.bmp' \
-  -o -iname '*.webp' -o -iname '*.tif' -o -iname '*.tiff' \) | LC_ALL=C sort >"$tmp/all.txt"
+list_images "$input" >"$tmp/all.txt"
 images=$(wc -l <"$tmp/all.txt")
 ((images > 0)) || die "no images in $input"
 
@@ -173,13 +173,8 @@ run_tool() {
       start=$EPOCHREALTIME
       case $name in
         imgprep_images)
-          # Exit status 1 (some inputs failed) is counted below; 2 and above are fatal.
-          local rc=0
-          "${imgprep_images_cmd[@]}" "$out" >"$log" 2>&1 || rc=$?
-          if ((rc > 1)); then
-            cat "$log" >&2
-            die "imgprep run --format images failed (above)"
-          fi ;;
+          # Failed inputs (exit status 1) are counted below.
+          run_checked "$log" "${imgprep_images_cmd[@]}" "$out" ;;
         vipsthumbnail) VIPS_CONCURRENCY=1 run_batches "$vips_batch" "$out" >"$log" 2>&1 || true ;;
         imagemagick) MAGICK_THREAD_LIMIT=1 run_batches "$magick_batch" "$out" >"$log" 2>&1 || true ;;
       esac

@@ -16,6 +16,7 @@ EOF
 }
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$repo/bench/lib.sh"
 dataset="$repo/../shared/datasets/imagenet-1k"
 repeat=7
 out_file=""
@@ -41,8 +42,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/imgprep-core-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 # The inputs as a list file, in imgprep's byte-wise order; its first 250 lines for the memory run.
-find -L "$dataset" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.bmp' \
-  -o -iname '*.webp' -o -iname '*.tif' -o -iname '*.tiff' \) | LC_ALL=C sort >"$tmp/all.txt"
+list_images "$dataset" >"$tmp/all.txt"
 head -n 250 "$tmp/all.txt" >"$tmp/first250.txt"
 images=$(wc -l <"$tmp/all.txt")
 ((images > 0)) || { echo "core_bench.sh: no images in $dataset" >&2; exit 2; }
@@ -58,10 +58,6 @@ ceiling_cmd=("$imgprep" bench "$dataset" --preset imagenet --threads "$cores" --
 whole_args=(--crop none --format images)
 peer_cmd=("$python" "$peer" "$dataset" --workers "$cores" --batch-size 64 --repeat 1 --warmup 0 --json)
 
-median() {
-  printf '%s\n' "$@" | sort -g |
-    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 json_median() { sed -n 's/.*"median_images_per_s": *\([0-9.eE+-]*\).*/\1/p'; }
 ceiling_median() {  # extra arguments for imgprep bench
   "${ceiling_cmd[@]}" "$@" >/dev/null
@@ -82,15 +78,8 @@ run_imgprep() {
   sync
   warm_cache "$tmp/all.txt"
   local start=$EPOCHREALTIME
-  # Exit status 1 (some inputs failed) still completes the run; 2 and above do not.
-  local rc=0
-  /usr/bin/time -f '%M' -o "$tmp/time" "$imgprep" run "$input" -o "$out" --preset imagenet -q \
-    >"$tmp/imgprep.log" 2>&1 || rc=$?
-  if ((rc > 1)); then
-    echo "core_bench.sh: imgprep run $input failed:" >&2
-    cat "$tmp/imgprep.log" >&2
-    exit 1
-  fi
+  run_checked "$tmp/imgprep.log" \
+    /usr/bin/time -f '%M' -o "$tmp/time" "$imgprep" run "$input" -o "$out" --preset imagenet -q
   wall=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')
   read -r rss <"$tmp/time"
   rm -rf "$out"

@@ -17,6 +17,7 @@ EOF
 }
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$repo/bench/lib.sh"
 dataset="$repo/../shared/datasets/imagenet-1k"
 repeat=5
 imgprep="$repo/build/bin/imgprep"
@@ -38,10 +39,6 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/imgprep-cpu-engines.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-median() {
-  printf '%s\n' "$@" | sort -g |
-    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # One run of ENGINE; prints its wall seconds.
 timed_run() {
@@ -49,15 +46,8 @@ timed_run() {
   rm -rf "$out"
   sync
   local start=$EPOCHREALTIME
-  # Exit status 1 (some inputs failed) still completes the run; 2 and above do not.
-  local rc=0
-  "$imgprep" run "$dataset" -o "$out" --engine cpu --cpu-engine "$engine" "${run_options[@]}" \
-    -q >"$tmp/log" 2>&1 || rc=$?
-  if ((rc > 1)); then
-    echo "cpu_engines_bench.sh: the $engine run failed:" >&2
-    cat "$tmp/log" >&2
-    exit 1
-  fi
+  run_checked "$tmp/log" \
+    "$imgprep" run "$dataset" -o "$out" --engine cpu --cpu-engine "$engine" "${run_options[@]}" -q
   awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }'
 }
 
