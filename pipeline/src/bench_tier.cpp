@@ -104,7 +104,7 @@ StageShape shape_of(Tier tier, const Options& o) {
   return {};
 }
 
-// The decode-only ceiling: what the engines decode (same decoder, scale and columns), from
+// The decode-only ceiling: what the engines decode (same decoder, scale and window), from
 // files already in memory, on the same threads; nothing else. Only the inputs that fit a
 // quarter of the memory (at most 2 GiB) are preloaded, in input order.
 class DecodeCeiling {
