@@ -240,34 +240,32 @@ def test_max_errors_stops_with_a_consistent_manifest(tmp_path, mixed_dir, mode, 
 # CUDA errors
 # ---------------------------------------------------------------------------------------------
 
-def assert_clean_gpu_error(result):
+def run_with_fault(tmp_path, mode, fault, count, *args, inp=SAMPLE):
+    """The GPU engine with the fake's `fault` set to fail call `count`: exit 2 with one line that
+    names a GPU error, no temporary file left, nothing that says the run finished."""
+    result = run(FAKE_GPU, inp, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu", *args,
+                 env={**MODES[mode], fault: str(count)}, expect=2, timeout=60)
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("imgprep: GPU error: "), result
     assert "unspecified launch failure" in lines[0], result
     assert not list(result.out.rglob("*.part")), list(result.out.rglob("*"))
-    # Nothing says the run finished: no meta.json, or one that says it is not complete.
     meta = result.out / "meta.json"
     assert not meta.exists() or json.loads(meta.read_text()).get("complete") is False
+    return result
 
 
 @pytest.mark.parametrize("batch", [1, 3, 5, 64])
 def test_copy_failure_exits_2(tmp_path, mode, batch):
     """The 2nd cudaMemcpyAsync (the first batch's copy back) fails: exit 2, one line, no hang."""
-    gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
-              "--batch", batch, env={**MODES[mode], "IMGPREP_FAKE_CUDA_FAIL_AFTER": "2"},
-              expect=2, timeout=60)
-    assert_clean_gpu_error(gpu)
+    gpu = run_with_fault(tmp_path, mode, "IMGPREP_FAKE_CUDA_FAIL_AFTER", 2, "--batch", batch)
     assert "copy from the GPU" in gpu.stderr
 
 
 @pytest.mark.parametrize("fail_after", [1, 3, 7, 12])
 def test_copy_failure_anywhere_exits_2(tmp_path, mode, fail_after):
     """With batches of 1 over the sample, the 7th and 12th copies fail with the ring full."""
-    gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
-              "--batch", 1, "--threads", 2,
-              env={**MODES[mode], "IMGPREP_FAKE_CUDA_FAIL_AFTER": str(fail_after)},
-              expect=2, timeout=60)
-    assert_clean_gpu_error(gpu)
+    run_with_fault(tmp_path, mode, "IMGPREP_FAKE_CUDA_FAIL_AFTER", fail_after,
+                   "--batch", 1, "--threads", 2)
 
 
 # Faults that show while batches run: when the engine waits for a batch (cudaEventSynchronize),
@@ -283,17 +281,12 @@ def test_copy_failure_anywhere_exits_2(tmp_path, mode, fail_after):
     ("IMGPREP_FAKE_CUDA_FAIL_LAUNCH_AFTER", 1, 6, "kernel launch"),
 ])
 def test_failure_while_batches_run_exits_2(tmp_path, mode, fault, batch, fail_at, message):
-    gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
-              "--batch", batch, env={**MODES[mode], fault: str(fail_at)}, expect=2, timeout=60)
-    assert_clean_gpu_error(gpu)
+    gpu = run_with_fault(tmp_path, mode, fault, fail_at, "--batch", batch)
     assert message in gpu.stderr
 
 
 def test_failure_with_failed_inputs_exits_2(tmp_path, mixed_dir, mode):
-    gpu = run(FAKE_GPU, mixed_dir, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
-              "--batch", 2, env={**MODES[mode], "IMGPREP_FAKE_CUDA_FAIL_AFTER": "4"},
-              expect=2, timeout=60)
-    assert_clean_gpu_error(gpu)
+    run_with_fault(tmp_path, mode, "IMGPREP_FAKE_CUDA_FAIL_AFTER", 4, "--batch", 2, inp=mixed_dir)
 
 
 def test_bench_gpu_tier_writes_what_the_cpu_engine_writes(mode, tmp_path):
