@@ -99,6 +99,14 @@ void check_decoded_size(const DecodedImage& out, const ImageInfo& info) {
                       "x" + std::to_string(info.decoded_height));
 }
 
+// Whether every pixel's X byte, which holds the alpha of images that have one, is 255.
+bool all_opaque(const DecodedImage& img) {
+  const size_t pixels = static_cast<size_t>(img.width) * img.height;
+  for (size_t i = 0; i < pixels; ++i)
+    if (img.pixels[i * 4 + 3] != 255) return false;
+  return true;
+}
+
 void set_whole(DecodedImage& out, const ImageInfo& info) {
   out.origin_x = out.origin_y = 0;
   out.extent_w = info.extent_w;
@@ -131,6 +139,7 @@ ImageInfo Decoder::open(std::span<const uint8_t> bytes, const DecodeOptions& opt
   bytes_ = bytes;
   info_ = ImageInfo{};
   orientation_ = 1;
+  opaque_only_ = false;
   if (bytes.empty()) throw DecodeError("empty file");
   info_.format = sniff_format(bytes.first(std::min(bytes.size(), kSniffBytes)));
   switch (info_.format) {
@@ -148,6 +157,9 @@ ImageInfo Decoder::open(std::span<const uint8_t> bytes, const DecodeOptions& opt
   info_.width = static_cast<int>(std::min<int64_t>(size->width, INT32_MAX));
   info_.height = static_cast<int>(std::min<int64_t>(size->height, INT32_MAX));
   check_pixels(size->width, size->height, options.max_pixels);
+  if (size->unsupported)
+    throw DecodeError(std::string(format_name(info_.format)) + ": " + size->unsupported);
+  opaque_only_ = size->opaque_only;
   info_.decoded_width = info_.width;
   info_.decoded_height = info_.height;
   info_.extent_w = info_.width;
@@ -253,6 +265,10 @@ void Decoder::decode_other(DecodedImage& out) {
     throw DecodeError(std::string("cannot decode ") + format_name(info_.format) + ": " + e.what());
   }
   check_decoded_size(out, info_);
+  if (opaque_only_ && !all_opaque(out))
+    throw DecodeError(std::string(format_name(info_.format)) +
+                      ": 8-bit colour with unassociated alpha is supported only where every "
+                      "pixel is opaque (transparent ones would come out premultiplied)");
 }
 
 }  // namespace imgprep

@@ -10,6 +10,19 @@ uint32_t le32(const uint8_t* p) { return uint32_t(p[3]) << 24 | p[2] << 16 | p[1
 uint16_t le16(const uint8_t* p) { return uint16_t(p[1] << 8 | p[0]); }
 uint32_t le24(const uint8_t* p) { return uint32_t(p[2]) << 16 | p[1] << 8 | p[0]; }
 
+// TIFF layouts that OpenCV 4.6 decodes "successfully" into wrong pixels (Pillow reads them
+// right): samples wider than 8 bits in separate planes come out as unwritten memory or nearly
+// black, and gray with alpha is read right only from contiguous strips.
+const char* tiff_unsupported(uint32_t bits, uint32_t samples, uint32_t planar, bool tiled) {
+  constexpr uint32_t kSeparatePlanes = 2;
+  if (planar == kSeparatePlanes && samples > 1 && bits > 8)
+    return "samples wider than 8 bits in separate planes (PlanarConfiguration 2) are not supported";
+  if (samples == 2 && (tiled || planar == kSeparatePlanes))
+    return "gray with alpha is supported only in contiguous strips (not in tiles or separate "
+           "planes)";
+  return nullptr;
+}
+
 std::optional<ImageSize> tiff_size(std::span<const uint8_t> d) {
   if (d.size() < 8) return std::nullopt;
   const bool little = d[0] == 'I';
@@ -17,10 +30,19 @@ std::optional<ImageSize> tiff_size(std::span<const uint8_t> d) {
     return little ? le16(&d[at]) : uint16_t(d[at] << 8 | d[at + 1]);
   };
   auto u32 = [&](size_t at) -> uint32_t { return little ? le32(&d[at]) : be32(&d[at]); };
+  // The first value of a SHORT entry, stored in the entry or (more than two) at its offset;
+  // 0 when it lies outside the bytes at hand.
+  auto first_short = [&](size_t e) -> uint32_t {
+    if (u32(e + 4) <= 2) return u16(e + 8);
+    const size_t at = u32(e + 8);
+    return at + 2 <= d.size() ? u16(at) : 0;
+  };
   const size_t ifd = u32(4);
   if (ifd + 2 > d.size()) return std::nullopt;
   const uint32_t entries = u16(ifd);
   ImageSize size;
+  uint32_t bits = 1, samples = 1, planar = 1, extra = 0;  // the TIFF defaults
+  bool tiled = false;
   for (uint32_t i = 0; i < entries; ++i) {
     const size_t e = ifd + 2 + 12 * i;
     if (e + 12 > d.size()) return std::nullopt;
@@ -28,8 +50,18 @@ std::optional<ImageSize> tiff_size(std::span<const uint8_t> d) {
     const uint32_t value = type == 3 ? u16(e + 8) : u32(e + 8);
     if (tag == 256) size.width = value;
     if (tag == 257) size.height = value;
+    if (tag == 258 && type == 3) bits = first_short(e);
+    if (tag == 277) samples = value;
+    if (tag == 284) planar = value;
+    if (tag == 322) tiled = true;  // TileWidth
+    if (tag == 338 && type == 3) extra = first_short(e);
   }
   if (size.width == 0 || size.height == 0) return std::nullopt;
+  size.unsupported = tiff_unsupported(bits, samples, planar, tiled);
+  // 8-bit colour with unassociated alpha goes through libtiff's RGBA reader, which
+  // premultiplies it: right only where the alpha is 255.
+  constexpr uint32_t kUnassociatedAlpha = 2;
+  size.opaque_only = bits == 8 && samples >= 4 && extra == kUnassociatedAlpha;
   return size;
 }
 

@@ -34,6 +34,12 @@ std::string format_message(j_common_ptr cinfo) {
   return text;
 }
 
+void add_warning(JpegReader::State& s, const std::string& text) {
+  if (s.warnings.size() >= 512) return;
+  if (!s.warnings.empty()) s.warnings += "; ";
+  s.warnings += text;
+}
+
 void on_error(j_common_ptr cinfo) {
   JpegReader::State& s = state_of(cinfo);
   s.message = format_message(cinfo);
@@ -44,10 +50,7 @@ void on_message(j_common_ptr cinfo, int level) {
   if (level >= 0) return;  // trace messages
   JpegReader::State& s = state_of(cinfo);
   if (cinfo->err->msg_code == JWRN_JPEG_EOF) s.truncated = true;
-  if (s.warnings.size() < 512) {
-    if (!s.warnings.empty()) s.warnings += "; ";
-    s.warnings += format_message(cinfo);
-  }
+  add_warning(s, format_message(cinfo));
 }
 
 void no_output(j_common_ptr) {}
@@ -68,8 +71,7 @@ JpegReader::JpegReader() : s_(std::make_unique<State>()) {
   s_->err.emit_message = on_message;
   s_->err.output_message = no_output;
   s_->cinfo.client_data = s_.get();
-  jpeg_create_decompress(&s_->cinfo);
-  jpeg_save_markers(&s_->cinfo, JPEG_APP0 + 1, 0xffff);
+  // The decompressor itself is created by read_header, where its errors can be caught.
 }
 
 JpegReader::~JpegReader() { jpeg_destroy_decompress(&s_->cinfo); }
@@ -81,11 +83,17 @@ bool JpegReader::read_header(std::span<const uint8_t> data) {
   s.warnings.clear();
   s.message.clear();
   s.truncated = false;
-  jpeg_abort_decompress(&s.cinfo);  // the previous image may have stopped after its header
   if (setjmp(s.jump)) {
     jpeg_abort_decompress(&s.cinfo);
     return false;
   }
+  // A fresh decompressor for every image: libjpeg keeps quantisation and Huffman tables across
+  // images, so a file lacking a DQT would decode with the previous image's tables instead of
+  // failing, and one lacking a DHT (Motion JPEG) would get the previous image's tables instead
+  // of the standard ones, which libjpeg loads only into empty slots. It costs microseconds.
+  jpeg_destroy_decompress(&s.cinfo);
+  jpeg_create_decompress(&s.cinfo);  // keeps err and client_data
+  jpeg_save_markers(&s.cinfo, JPEG_APP0 + 1, 0xffff);
   jpeg_mem_src(&s.cinfo, data.data(), static_cast<unsigned long>(data.size()));
   jpeg_read_header(&s.cinfo, TRUE);
   s.data = data;
@@ -129,6 +137,17 @@ bool JpegReader::read(int& x, int& w, int y0, int y1, uint8_t* dst) {
     jpeg_abort_decompress(&s.cinfo);
     return false;
   }
+  // A file cut short below the rows read would go unnoticed (libjpeg reads no further), yet it
+  // is as damaged as one cut above them. So a single-scan file (multi-scan ones are read whole
+  // by jpeg_start_decompress, which reports a cut) must hold its end-of-image marker after the
+  // scan data, checked before decoding so that the verdict and its message are the same for
+  // every window and scale. FF D9 cannot occur inside entropy-coded data.
+  if (!jpeg_has_multiple_scans(&s.cinfo) &&
+      !has_end_marker(s.data.subspan(std::min(s.scan_start, s.data.size())))) {
+    s.truncated = true;
+    add_warning(s, "Premature end of JPEG file: no end-of-image marker");
+    return true;
+  }
   jpeg_start_decompress(&s.cinfo);
   JDIMENSION xoff = static_cast<JDIMENSION>(x), cw = static_cast<JDIMENSION>(w);
   if (cw < s.cinfo.output_width) jpeg_crop_scanline(&s.cinfo, &xoff, &cw);
@@ -140,16 +159,6 @@ bool JpegReader::read(int& x, int& w, int y0, int y1, uint8_t* dst) {
     const JDIMENSION n = std::min<JDIMENSION>(16, static_cast<JDIMENSION>(y1) - next);
     for (JDIMENSION i = 0; i < n; ++i) rows[i] = dst + (next - y0 + i) * stride;
     jpeg_read_scanlines(&s.cinfo, rows, n);
-  }
-  // A file cut short below the rows read would go unnoticed (libjpeg reads no further), yet
-  // it is as damaged as one cut above them. A single-scan file (multi-scan ones were read
-  // whole by jpeg_start_decompress) must still hold its end-of-image marker after the scan
-  // data; FF D9 cannot occur inside entropy-coded data.
-  if (s.cinfo.output_scanline < s.cinfo.output_height && !jpeg_has_multiple_scans(&s.cinfo) &&
-      !has_end_marker(s.data.subspan(std::min(s.scan_start, s.data.size())))) {
-    s.truncated = true;
-    if (!s.warnings.empty()) s.warnings += "; ";
-    s.warnings += "Premature end of JPEG file: no end-of-image marker";
   }
   jpeg_abort_decompress(&s.cinfo);
   x = static_cast<int>(xoff);

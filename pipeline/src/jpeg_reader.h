@@ -1,6 +1,7 @@
 // libjpeg-turbo's libjpeg API behind a small C++ face: header, scaled output size, and decoding
 // of a column/row window (jpeg_crop_scanline / jpeg_skip_scanlines, which TurboJPEG 2.1 lacks).
-// Messages are collected, never printed. One reader per thread; reused across images.
+// Messages are collected, never printed. One reader per thread; reused across images, each of
+// which read_header starts on a fresh decompressor (no tables carried over).
 #pragma once
 
 #include <cstdint>
@@ -31,7 +32,8 @@ class JpegReader {
   // x and w come back widened to what libjpeg decodes (whole iMCU columns). Rows above y0
   // are skipped in one jpeg_skip_scanlines from row 0 (libjpeg-turbo 2.1 resumes exactly only
   // after skips that start on a row-group boundary: its issue 915); reading stops after row
-  // y1 - 1, and truncated() also covers the rows below it.
+  // y1 - 1, and truncated() also covers the rows below it: a single-scan file without its
+  // end-of-image marker is truncated whatever the window, and nothing is decoded.
   bool read(int& x, int& w, int y0, int y1, uint8_t* dst);
 
   const std::string& message() const;

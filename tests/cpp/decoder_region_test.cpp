@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <climits>
 #include <cstdio>
+#include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -223,6 +225,57 @@ TEST(DecoderRegion, FileCutShortBelowTheRegionStillFails) {
           ASSERT_EQ(whole.pixels[(static_cast<size_t>(y) * whole.width + x) * 4 + ch],
                     part.pixels[(static_cast<size_t>(y) * part.width + x) * 4 + ch])
               << rel << " " << x << "," << y;
+  }
+}
+
+// Whether a damaged file decodes must not depend on what part of it is decoded: a file without
+// its end-of-image marker (cut anywhere, or only the marker missing) fails as truncated, with
+// the same message, for the whole image, every region and every shrink-on-load scale, and one
+// with bytes after its marker decodes for all of them.
+TEST(DecoderRegion, TruncationVerdictIsTheSameForEveryWindowAndScale) {
+  for (const JpegCase& c : jpeg_cases()) {
+    ASSERT_GE(c.bytes.size(), 2u) << c.name;
+    ASSERT_EQ(c.bytes[c.bytes.size() - 2], 0xFF) << c.name;
+    ASSERT_EQ(c.bytes[c.bytes.size() - 1], 0xD9) << c.name;
+    std::vector<uint8_t> padded = c.bytes;
+    padded.insert(padded.end(), {0x00, 0xFF, 0x00, 0x12});
+    const struct {
+      const char* what;
+      std::vector<uint8_t> bytes;
+      bool truncated;
+    } variants[] = {
+        {"no marker", {c.bytes.begin(), c.bytes.end() - 2}, true},
+        {"cut at 80%", {c.bytes.begin(), c.bytes.begin() + c.bytes.size() * 4 / 5}, true},
+        {"bytes after the marker", padded, false},
+    };
+    const ImageInfo full = Decoder().open(c.bytes, DecodeOptions{});
+    for (const auto& v : variants) {
+      SCOPED_TRACE(c.name + ", " + v.what);
+      std::set<std::string> outcomes;  // "ok", or the error message
+      Decoder decoder;
+      for (int d : {1, 2, 4, 8}) {
+        const DecodeOptions options = shrink_by(d, full.width, full.height);
+        const int w = (full.width + d - 1) / d, h = (full.height + d - 1) / d;
+        std::vector<std::optional<Region>> windows = {std::nullopt};
+        for (const Region& r : regions_for(w, h)) windows.push_back(r);
+        for (const std::optional<Region>& r : windows) {
+          DecodedImage out;
+          try {
+            decoder.open(v.bytes, options);
+            decoder.decode(out, r);
+            outcomes.insert("ok");
+          } catch (const DecodeError& e) {
+            outcomes.insert(e.what());
+          }
+        }
+      }
+      ASSERT_EQ(outcomes.size(), 1u) << "outcomes: " << ::testing::PrintToString(outcomes);
+      const std::string& outcome = *outcomes.begin();
+      if (v.truncated)
+        EXPECT_EQ(outcome.rfind("truncated JPEG", 0), 0u) << outcome;
+      else
+        EXPECT_EQ(outcome, "ok");
+    }
   }
 }
 

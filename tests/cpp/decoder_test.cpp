@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -255,6 +257,97 @@ TEST_F(FixtureDecoder, DecoderIsReusableAfterEveryBadFile) {
       ADD_FAILURE() << "the next, valid JPEG failed: " << e.what();
     }
   }
+}
+
+// ---- nothing carries over from one image to the next ----
+
+// What decoding path gives: "decoded" with the pixels, or the DecodeError's message.
+std::string outcome_of(Decoder& decoder, const fs::path& path, DecodedImage& out) {
+  try {
+    decoder.decode(read_bytes(path), DecodeOptions{}, out);
+    return "decoded";
+  } catch (const DecodeError& e) {
+    return e.what();
+  }
+}
+
+// One Decoder serves every image of a thread, so the outcome of an image must not depend on the
+// images before it: a JPEG without quantisation tables (DQT) fails however it is preceded, and
+// one without Huffman tables (DHT, as Motion JPEG frames) uses the standard tables, never the
+// previous image's (here Pillow's optimize=True tables). Each file is decoded after every
+// fixture of tables/ and formats/, and must match its decode by a fresh Decoder exactly.
+TEST_F(FixtureDecoder, NothingCarriesOverToTheNextImage) {
+  std::vector<fs::path> tables, before;
+  for (const char* group : {"tables", "formats"})
+    for (const auto& entry : fs::directory_iterator(dir_ / group))
+      if (!entry.path().string().ends_with(".expected.png")) before.push_back(entry.path());
+  for (const auto& entry : fs::directory_iterator(dir_ / "tables"))
+    if (!entry.path().string().ends_with(".expected.png")) tables.push_back(entry.path());
+  std::sort(tables.begin(), tables.end());
+  std::sort(before.begin(), before.end());
+  ASSERT_EQ(tables.size(), 8u);
+
+  for (const fs::path& f : tables) {
+    const std::string name = f.filename().string();
+    SCOPED_TRACE(name);
+    Decoder fresh;
+    DecodedImage alone;
+    const std::string expected_outcome = outcome_of(fresh, f, alone);
+    // Alone: the DQT-less files fail, the others decode like Pillow.
+    if (name.starts_with("no-dqt")) {
+      EXPECT_NE(expected_outcome.find("Quantization table 0x00 was not defined"),
+                std::string::npos) << expected_outcome;
+      continue;
+    }
+    ASSERT_EQ(expected_outcome, "decoded");
+    const cv::Mat expected = read_expected(f.string() + ".expected.png");
+    ASSERT_EQ(rgb_of(alone).size(), expected.size());
+    EXPECT_LE(max_abs_diff(rgb_of(alone), expected), 1);
+  }
+
+  int checked = 0;
+  Decoder decoder;
+  for (const fs::path& previous : before)
+    for (const fs::path& f : tables) {
+      SCOPED_TRACE(previous.filename().string() + " then " + f.filename().string());
+      Decoder fresh;
+      DecodedImage alone, out;
+      const std::string expected_outcome = outcome_of(fresh, f, alone);
+      outcome_of(decoder, previous, out);
+      ASSERT_EQ(outcome_of(decoder, f, out), expected_outcome);
+      if (expected_outcome == "decoded") {
+        ASSERT_EQ(out.width, alone.width);
+        ASSERT_EQ(out.height, alone.height);
+        EXPECT_EQ(max_abs_diff(rgb_of(out), rgb_of(alone)), 0);
+      }
+      ++checked;
+    }
+  std::printf("[ summary  ] %d decodes after another image match a fresh decoder's\n", checked);
+}
+
+// OpenCV 4.6 writes some decoding failures ("imdecode_('...'): can't read header: ...") straight
+// to std::cerr, not through its logger. They must become the DecodeError alone, while what the
+// program itself writes to std::cerr, from this thread or another, still gets through.
+TEST_F(FixtureDecoder, OpenCvFailuresPrintNothing) {
+  std::vector<uint8_t> bmp = read_bytes(dir_ / "formats" / "rgb.bmp");
+  ASSERT_EQ(bmp[30], 0);  // BITMAPINFOHEADER compression: BI_RGB
+  bmp[30] = 9;            // no such compression: OpenCV's readHeader asserts
+  StderrCapture capture;
+  std::string message;
+  Decoder decoder;
+  DecodedImage out;
+  try {
+    decoder.decode(bmp, DecodeOptions{}, out);
+    ADD_FAILURE() << "decoded";
+  } catch (const DecodeError& e) {
+    message = e.what();
+  }
+  std::cerr << "own line" << std::endl;
+  std::thread([] { std::cerr << "other thread" << std::endl; }).join();
+  const std::string printed = capture.text();
+  std::printf("[ summary  ] corrupt BMP -> %s\n", message.c_str());
+  EXPECT_EQ(message.rfind("cannot decode BMP: ", 0), 0u) << message;
+  EXPECT_EQ(printed, "own line\nother thread\n");
 }
 
 // decoder.h: "out.source_width/height are set as soon as the header is read, so they are known

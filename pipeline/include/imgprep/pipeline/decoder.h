@@ -1,8 +1,8 @@
 // Decodes encoded image bytes into 8-bit RGBX pixels (4 bytes a pixel, X unspecified).
 // JPEG goes through libjpeg-turbo, with EXIF orientation, shrink-on-load at 1/2, 1/4, 1/8 and
 // decoding of only the region a crop keeps; PNG through libpng; BMP, WebP, TIFF through
-// OpenCV's codecs plugin.
-// A Decoder is used by one thread at a time.
+// OpenCV's codecs plugin (TIFF layouts it misreads are refused from the header).
+// A Decoder is used by one thread at a time; nothing of one image affects the next.
 #pragma once
 
 #include <cstdint>
@@ -96,6 +96,7 @@ class Decoder {
   std::span<const uint8_t> bytes_;
   ImageInfo info_;
   int orientation_ = 1;
+  bool opaque_only_ = false;  // see ImageSize::opaque_only
   Bytes spare_;  // scratch for CMYK and orientation
   std::vector<uint8_t*> rows_;
 };

@@ -13,6 +13,12 @@ namespace imgprep {
 struct ImageSize {
   int64_t width = 0;
   int64_t height = 0;
+  // Why the decoders would read this image's pixels wrong (a TIFF layout OpenCV misreads), so
+  // it must be refused; nullptr when nothing is known against it.
+  const char* unsupported = nullptr;
+  // Decodes right only where every pixel is opaque (8-bit colour with unassociated alpha in a
+  // TIFF: libtiff's RGBA reader premultiplies the colour by the alpha).
+  bool opaque_only = false;
 };
 
 // nullopt when the header is too short or malformed to tell.
