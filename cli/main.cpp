@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 #include <cstring>
 #include <iostream>
+#include <string>
+#include <utility>
 
 #include "imgprep/pipeline/bench.h"
 #include "imgprep/pipeline/procs_engine.h"
@@ -20,16 +22,30 @@ struct BenchFlags {
   explicit BenchFlags(CLI::App& bench) {
     bench.add_option("--tiers", tiers,
                      "comma-separated: serial, threads, procs, tbb, gpu, ceiling (default all)");
-    bench.add_option("--repeat", options.repeat, "timed runs per tier (default 5)");
+    bench.add_option("--repeat", options.repeat, "timed runs per tier, 1..1000 (default 5)");
     bench.add_option("--warmup", options.warmup,
-                     "untimed runs per tier first; the first checks the output (default 1)");
+                     "untimed runs per tier first, 0..1000; the first checks the output "
+                     "(default 1)");
     bench.add_option("--json", options.json, "also write the results as JSON to this file");
     bench.add_option("--chart", options.chart, "also write an SVG bar chart to this file");
     bench.add_flag("--cold", options.cold,
                    "drop the inputs from the page cache before every timed run");
     bench.add_option("--io-latency", io_latency_ms,
-                     "simulated storage latency added to every file read, in ms (default 0)");
+                     "simulated storage latency added to every file read, 0..60000 ms "
+                     "(default 0)");
   }
+
+  // bench_command refuses counts below the ranges; above them, a mistyped count would keep the
+  // machine busy for days.
+  void check_upper_bounds() const {
+    for (const auto& [flag, count] : {std::pair{"--repeat", options.repeat},
+                                      std::pair{"--warmup", options.warmup}})
+      if (count > kMaxRuns)
+        throw imgprep::UsageError(std::string(flag) + " must be at most " +
+                                  std::to_string(kMaxRuns) + ", got " + std::to_string(count));
+  }
+
+  static constexpr int kMaxRuns = 1000;
 };
 
 }  // namespace
@@ -68,6 +84,7 @@ int main(int argc, char** argv) {
       imgprep::Options options = bench_options.resolve();
       options.io_latency_ms = bench_flags.io_latency_ms;
       bench_flags.options.tiers = imgprep::parse_tiers(bench_flags.tiers);
+      bench_flags.check_upper_bounds();
       return imgprep::bench_command(options, bench_flags.options, std::cout, std::cerr);
     }
   } catch (const imgprep::UsageError& e) {

@@ -37,32 +37,43 @@ RunOptionsParser::RunOptionsParser(CLI::App& c, For use) : command_(c) {
            "processes: a crash or hang fails only its image)",
            [](Options& o, const S& v) { o.cpu_engine = parse_cpu_engine(v); });
   }
-  add<int>("--device", "CUDA device for the GPU engine (default 0)",
+  add<int>("--device", "CUDA device for the GPU engine, 0 or more (default 0)",
            [](Options& o, const int& v) { o.device = v; });
-  add<int>("--batch", "images per GPU batch (default 64)",
+  add<int>("--batch", "images per GPU batch, 1..65535 (default 64)",
            [](Options& o, const int& v) { o.batch = v; });
   // Parallelism.
-  add<int>("--io-threads", "threads reading files (default 4)",
+  add<int>("--io-threads", "threads reading files, 1..4096 (default 4)",
            [](Options& o, const int& v) { o.io_threads = v; });
-  add<int>("--threads", "cores decoding and transforming (default: all)",
+  add<int>("--threads", "cores decoding and transforming, 1..4096, or 0 for all (default)",
            [](Options& o, const int& v) { o.threads = v; });
-  add<int>("--in-flight", "most images between reading and writing (default 2*threads+io+2)",
+  add<int>("--in-flight",
+           "most images between reading and writing, 1..65536, or 0 for 2*threads+io+2 "
+           "(default)",
            [](Options& o, const int& v) { o.in_flight = v; });
-  add<int>("--workers", "worker processes of --cpu-engine procs (default: all cores)",
+  add<int>("--workers",
+           "worker processes of --cpu-engine procs, 1..4096, or 0 for one per core (default)",
            [](Options& o, const int& v) { o.workers = v; });
   add<double>("--timeout-per-image",
-              "seconds a procs worker may spend on one image before it is replaced (default 30)",
+              "seconds a procs worker may spend on one image before it is replaced, over 0 and "
+              "at most 1000000 (default 30)",
               [](Options& o, const double& v) { o.timeout_per_image = v; });
   // Decoding.
   add_flag("--no-exif", "ignore EXIF orientation", [](Options& o) { o.exif = false; });
   add_flag("--no-shrink-on-load", "always decode JPEGs at full size",
            [](Options& o) { o.shrink_on_load = false; });
-  add<uint64_t>("--max-pixels", "refuse larger images (default 178956970)",
-                [](Options& o, const uint64_t& v) { o.max_pixels = v; });
+  // Parsed signed: as an unsigned number, -1 would wrap around to no limit at all.
+  add<int64_t>("--max-pixels", "refuse larger images, 1 or more (default 178956970)",
+               [](Options& o, const int64_t& v) {
+                 if (v < 1)
+                   throw UsageError("--max-pixels must be at least 1, got " + std::to_string(v));
+                 o.max_pixels = static_cast<uint64_t>(v);
+               });
   // Geometry.
-  add<S>("--resize", "shorter:S, longer:S, WxH (stretch), letterbox:WxH or none",
+  add<S>("--resize",
+         "shorter:S, longer:S, WxH (stretch), letterbox:WxH or none; sides up to 65535, "
+         "images (SxS for shorter and longer) up to 16384x16384 pixels",
          [](Options& o, const S& v) { o.resize = parse_resize(v); });
-  add<S>("--crop", "center:WxH, center:S or none",
+  add<S>("--crop", "center:WxH, center:S or none; as large as --resize allows",
          [](Options& o, const S& v) { o.crop = parse_crop(v); });
   add<S>("--interp", "nearest, linear, cubic, area or lanczos (default linear)",
          [](Options& o, const S& v) { o.method.interp = parse_interp(v); });
@@ -77,11 +88,11 @@ RunOptionsParser::RunOptionsParser(CLI::App& c, For use) : command_(c) {
   add<S>("--channels", "rgb or bgr (default rgb)",
          [](Options& o, const S& v) { o.bgr = parse_channels_bgr(v); });
   add<S>("--scale", "multiplier for 0..255 pixel values, one or R,G,B (default 1/255)",
-         [](Options& o, const S& v) { o.scale = parse_triplet(v); });
+         [](Options& o, const S& v) { o.scale = parse_triplet(v, "--scale"); });
   add<S>("--mean", "subtracted after scaling, one or R,G,B (default 0)",
-         [](Options& o, const S& v) { o.mean = parse_triplet(v); });
-  add<S>("--std", "divides after the mean, one or R,G,B (default 1)",
-         [](Options& o, const S& v) { o.std = parse_triplet(v); });
+         [](Options& o, const S& v) { o.mean = parse_triplet(v, "--mean"); });
+  add<S>("--std", "divides after the mean, one or R,G,B, not zero (default 1)",
+         [](Options& o, const S& v) { o.std = parse_triplet(v, "--std"); });
   add<S>("--layout", "nchw or nhwc (default nchw)",
          [](Options& o, const S& v) { o.layout = parse_layout(v); });
   add<S>("--dtype", "float32, float16 or uint8 (default float32)",
@@ -90,7 +101,7 @@ RunOptionsParser::RunOptionsParser(CLI::App& c, For use) : command_(c) {
   add<S>("--format", "npy (default) or images",
          [](Options& o, const S& v) { o.format = parse_format(v); });
   if (use == For::run)
-    add<int>("--shard-size", "images per npy shard (default 1024)",
+    add<int>("--shard-size", "images per npy shard, 1 or more (default 1024)",
              [](Options& o, const int& v) { o.shard_size = v; });
   add<S>("--image-format", "jpg (default), png or webp, for --format images",
          [](Options& o, const S& v) { o.image_format = v; });
@@ -105,7 +116,8 @@ RunOptionsParser::RunOptionsParser(CLI::App& c, For use) : command_(c) {
   add_flag("-q,--quiet", "no progress output", [](Options& o) { o.quiet = true; });
   if (use == For::run)
     add<int64_t>("--max-errors",
-                 "stop after more than this many inputs failed (default: no limit)",
+                 "stop after more than this many inputs failed: 0 stops at the first, -1 "
+                 "(default) never",
                  [](Options& o, const int64_t& v) { o.max_errors = v; });
 }
 

@@ -3,9 +3,11 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -22,9 +24,13 @@ bool sniffs_as_image(const fs::path& path) {
   return sniff_format({head, static_cast<size_t>(in.gcount())}) != ImageFormat::unknown;
 }
 
+// A folder, as the file system identifies it whatever the path to it.
+using FolderId = std::pair<dev_t, ino_t>;
+
 class FolderWalk {
  public:
-  explicit FolderWalk(InputList& out) : out_(out) {}
+  // excluded: a folder left out wherever the walk meets it (through symlinks too).
+  FolderWalk(InputList& out, std::optional<FolderId> excluded) : out_(out), excluded_(excluded) {}
 
   void walk(const fs::path& dir, const std::string& rel) {
     struct stat st;
@@ -32,6 +38,7 @@ class FolderWalk {
       out_.walk_errors.push_back("cannot open folder " + dir.string());
       return;
     }
+    if (excluded_ == FolderId{st.st_dev, st.st_ino}) return;
     if (!visited_.insert({st.st_dev, st.st_ino}).second) {
       out_.walk_errors.push_back("symlink loop skipped: " + dir.string());
       return;
@@ -71,7 +78,8 @@ class FolderWalk {
   }
 
   InputList& out_;
-  std::set<std::pair<dev_t, ino_t>> visited_;  // folders on the current path, for loops
+  std::optional<FolderId> excluded_;
+  std::set<FolderId> visited_;  // folders on the current path, for loops
 };
 
 void label_by_first_level_folder(InputList& list) {
@@ -92,9 +100,13 @@ void label_by_first_level_folder(InputList& list) {
   list.has_labels = true;
 }
 
-InputList list_folder(const fs::path& root) {
+InputList list_folder(const fs::path& root, const fs::path& exclude) {
+  std::optional<FolderId> excluded;
+  struct stat st;
+  if (!exclude.empty() && ::stat(exclude.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    excluded = FolderId{st.st_dev, st.st_ino};
   InputList list;
-  FolderWalk(list).walk(root, "");
+  FolderWalk(list, excluded).walk(root, "");
   std::sort(list.items.begin(), list.items.end(),
             [](const InputItem& a, const InputItem& b) { return a.rel < b.rel; });
   label_by_first_level_folder(list);
@@ -108,64 +120,177 @@ std::string trim(std::string s) {
   return s;
 }
 
-bool parse_int(const std::string& s, int64_t& value) {
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  return ec == std::errc() && end == s.data() + s.size();
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// One data line of a list file.
+struct ListLine {
+  int number = 0;     // 1-based, for messages
+  std::string path;
+  std::string label;  // as written; empty when the line has none
+};
+
+// "FILE:LINE: ", the start of every message about one line of a list file.
+std::string where(const fs::path& list_path, int line_no) {
+  return list_path.string() + ":" + std::to_string(line_no) + ": ";
+}
+
+// The field in double quotes that starts at line[pos], without its quotes ("" inside it is one
+// quote); pos moves past the closing quote.
+std::string quoted_field(const std::string& line, size_t& pos, const std::string& at) {
+  std::string field;
+  for (++pos; pos < line.size(); ++pos) {
+    if (line[pos] != '"') {
+      field += line[pos];
+    } else if (pos + 1 < line.size() && line[pos + 1] == '"') {
+      field += '"';
+      ++pos;
+    } else {
+      ++pos;
+      return field;
+    }
+  }
+  throw InputError(at + "a quoted field has no closing quote");
+}
+
+// CSV fields: split at commas outside double quotes; unquoted fields are trimmed, quoted ones
+// kept as written.
+std::vector<std::string> csv_fields(const std::string& line, const std::string& at) {
+  std::vector<std::string> fields;
+  size_t pos = 0;
+  for (;;) {
+    while (pos < line.size() && std::isspace(static_cast<unsigned char>(line[pos]))) ++pos;
+    if (pos < line.size() && line[pos] == '"') {
+      fields.push_back(quoted_field(line, pos, at));
+      while (pos < line.size() && std::isspace(static_cast<unsigned char>(line[pos]))) ++pos;
+      if (pos < line.size() && line[pos] != ',')
+        throw InputError(at + "unexpected text after a quoted field");
+    } else {
+      const size_t start = pos;
+      pos = std::min(line.find(',', pos), line.size());
+      fields.push_back(trim(line.substr(start, pos - start)));
+    }
+    if (pos == line.size()) return fields;
+    ++pos;  // past the comma
+  }
+}
+
+// Without quotes, a line splits at its last comma, so paths may hold commas; with them it is
+// read as CSV, where a path that holds a comma must be quoted.
+ListLine split_line(const std::string& line, int line_no, const std::string& at) {
+  if (line.find('"') == std::string::npos) {
+    const size_t comma = line.rfind(',');
+    if (comma == std::string::npos) return {line_no, line, ""};
+    return {line_no, trim(line.substr(0, comma)), trim(line.substr(comma + 1))};
+  }
+  const std::vector<std::string> fields = csv_fields(line, at);
+  if (fields.size() > 2)
+    throw InputError(at + "expected path or path,label, got " + std::to_string(fields.size()) +
+                     " fields (put a path that holds a comma in double quotes)");
+  return {line_no, fields[0], fields.size() == 2 ? fields[1] : ""};
+}
+
+// The data lines: blank lines, '#' comments and a "path,label" header (in any case) left out.
+std::vector<ListLine> read_list_lines(const fs::path& list_path) {
+  std::ifstream in(list_path, std::ios::binary);
+  if (!in) throw InputError("cannot read list file " + list_path.string());
+  std::vector<ListLine> lines;
+  std::string line;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    const std::string at = where(list_path, line_no);
+    if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // UTF-8 BOM
+    if (line.find('\0') != std::string::npos)
+      throw InputError(at + "the line holds a NUL byte; list files are UTF-8 text");
+    line = trim(line);  // also drops the \r of CRLF line endings
+    if (line.empty() || line[0] == '#') continue;
+    ListLine parsed = split_line(line, line_no, at);
+    if (lines.empty() && lower(parsed.path) == "path" && lower(parsed.label) == "label") continue;
+    if (parsed.path.empty()) throw InputError(at + "empty path");
+    lines.push_back(std::move(parsed));
+  }
+  return lines;
+}
+
+enum class LabelKind { none, integer, name };
+
+// An integer label (its value in `value`), a class name, or none: no text, or -1. Throws for
+// integers no label can be.
+LabelKind label_kind(const std::string& text, int64_t& value, const std::string& at) {
+  if (text.empty()) return LabelKind::none;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (end != text.data() + text.size()) return LabelKind::name;
+  if (ec == std::errc::result_out_of_range)
+    throw InputError(at + "label '" + text + "' is out of range");
+  if (value == kNoLabel) return LabelKind::none;
+  if (value < 0)
+    throw InputError(at + "label '" + text + "' is negative (-1 is the only one: no label)");
+  return LabelKind::integer;
+}
+
+// Why a label column with both integers and class names is refused, said at the first line of
+// the fewer kind (likely a typo, or a header).
+std::string mixed_labels(const std::vector<ListLine>& lines, const std::vector<size_t>& ints,
+                         const std::vector<size_t>& names, const fs::path& list_path) {
+  const bool odd_name = names.size() <= ints.size();
+  const ListLine& odd = lines[odd_name ? names[0] : ints[0]];
+  const ListLine& other = lines[odd_name ? ints[0] : names[0]];
+  const size_t more = (odd_name ? ints.size() : names.size()) - 1;
+  std::string text = where(list_path, odd.number) + "label '" + odd.label + "' is " +
+                     (odd_name ? "not an integer" : "an integer") + ", but line " +
+                     std::to_string(other.number) + "'s label '" + other.label + "' is" +
+                     (odd_name ? "" : " a class name");
+  if (more > 0) text += " (as are " + std::to_string(more) + " more)";
+  text += "; labels are all integers (-1: no label) or all class names";
+  if (&odd == &lines[0]) text += "; the only header is path,label";
+  return text;
+}
+
+// Integer labels are kept as written; class names are numbered in sorted order. A column with
+// both is refused rather than guessed at.
+void assign_labels(InputList& list, const std::vector<ListLine>& lines,
+                   const fs::path& list_path) {
+  std::vector<size_t> of_kind[3];
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const LabelKind kind =
+        label_kind(lines[i].label, list.items[i].label, where(list_path, lines[i].number));
+    of_kind[static_cast<int>(kind)].push_back(i);
+    if (kind != LabelKind::integer) list.items[i].label = kNoLabel;
+  }
+  const std::vector<size_t>& ints = of_kind[static_cast<int>(LabelKind::integer)];
+  const std::vector<size_t>& names = of_kind[static_cast<int>(LabelKind::name)];
+  list.has_labels = std::any_of(lines.begin(), lines.end(),
+                                [](const ListLine& line) { return !line.label.empty(); });
+  if (!ints.empty() && !names.empty())
+    throw InputError(mixed_labels(lines, ints, names, list_path));
+  if (names.empty()) return;
+  std::set<std::string> sorted;
+  for (size_t i : names) sorted.insert(lines[i].label);
+  list.classes.assign(sorted.begin(), sorted.end());
+  for (size_t i : names)
+    list.items[i].label =
+        std::lower_bound(list.classes.begin(), list.classes.end(), lines[i].label) -
+        list.classes.begin();
 }
 
 InputList list_file(const fs::path& list_path) {
   if (sniffs_as_image(list_path))
     throw InputError("INPUT is an image, not a folder or a list file: " + list_path.string());
-  std::ifstream in(list_path);
-  if (!in) throw InputError("cannot read list file " + list_path.string());
+  const std::vector<ListLine> lines = read_list_lines(list_path);
   InputList list;
-  std::vector<std::string> label_texts;
-  std::string line;
-  for (int line_no = 1; std::getline(in, line); ++line_no) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#') continue;
-    std::string path = line, label;
-    const size_t comma = line.rfind(',');
-    if (comma != std::string::npos) {
-      path = trim(line.substr(0, comma));
-      label = trim(line.substr(comma + 1));
-    }
-    if (list.items.empty() && label_texts.empty() && path == "path" && label == "label") continue;
-    if (path.empty())
-      throw InputError(list_path.string() + ":" + std::to_string(line_no) + ": empty path");
-    fs::path resolved = path;
+  for (const ListLine& line : lines) {
+    fs::path resolved = line.path;
     if (resolved.is_relative()) resolved = list_path.parent_path() / resolved;
-    list.items.push_back({resolved, path, kNoLabel});
-    label_texts.push_back(label);
+    list.items.push_back({resolved, line.path, kNoLabel});
   }
-  const bool any = std::any_of(label_texts.begin(), label_texts.end(),
-                               [](const std::string& s) { return !s.empty(); });
-  if (!any) return list;
-  list.has_labels = true;
-  bool all_int = true;
-  for (size_t i = 0; i < label_texts.size(); ++i) {
-    int64_t v;
-    if (label_texts[i].empty() || !parse_int(label_texts[i], v) || v < 0) all_int = false;
-  }
-  if (all_int) {
-    for (size_t i = 0; i < label_texts.size(); ++i) parse_int(label_texts[i], list.items[i].label);
-    return list;
-  }
-  std::set<std::string> names(label_texts.begin(), label_texts.end());
-  names.erase("");
-  list.classes.assign(names.begin(), names.end());
-  for (size_t i = 0; i < label_texts.size(); ++i) {
-    if (label_texts[i].empty()) continue;
-    list.items[i].label =
-        std::lower_bound(list.classes.begin(), list.classes.end(), label_texts[i]) -
-        list.classes.begin();
-  }
+  assign_labels(list, lines, list_path);
   return list;
 }
 
 }  // namespace
 
-InputList list_inputs(const fs::path& input, const ShardSpec& shard) {
+InputList list_inputs(const fs::path& input, const ShardSpec& shard, const fs::path& exclude) {
   if (shard.count < 1 || shard.index < 0 || shard.index >= shard.count)
     throw InputError("--shard K/N needs 0 <= K < N");
   std::error_code ec;
@@ -173,7 +298,7 @@ InputList list_inputs(const fs::path& input, const ShardSpec& shard) {
   if (ec || !fs::exists(status)) throw InputError("INPUT does not exist: " + input.string());
   InputList list;
   if (fs::is_directory(status))
-    list = list_folder(input);
+    list = list_folder(input, exclude);
   else if (fs::is_regular_file(status))
     list = list_file(input);
   else

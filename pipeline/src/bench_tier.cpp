@@ -32,7 +32,7 @@ constexpr int kStages = static_cast<int>(Stage::count);
 class NullSink : public OutputSink {
  public:
   explicit NullSink(bool check) : check_(check) {}
-  void consume(const Job& job) override {
+  void consume(Job& job) override {
     if (check_ && job.ok()) crc_ = crc32_z(crc_, job.output.data(), job.output.size());
   }
   nlohmann::json finish() override { return {}; }
@@ -116,7 +116,8 @@ class DecodeCeiling {
     const uint64_t budget = std::min<uint64_t>(uint64_t{2} << 30, memory / 4);
     for (const InputItem& item : items) {
       Bytes bytes;
-      if (!read_file(item.path, bytes).empty()) bytes.clear();  // decodes as a failure
+      if (!read_image_file(item.path, {options.max_pixels}, bytes).empty())
+        bytes.clear();  // decodes as a failure
       if (!files_.empty() && preloaded_ + bytes.size() > budget) break;
       preloaded_ += bytes.size();
       files_.push_back(std::move(bytes));

@@ -33,6 +33,9 @@ void run_cpu_graph(EngineRun& run, JobSlots& slots, Work work, HandOff hand_off)
     flow::function_node<Job*, Job*> process(graph, flow::unlimited, [&](Job* job) {
       run.stats.dequeue(Stage::decode);
       work(*job, scratch.local());
+      // Before the sequencer: a job held up there behind an earlier one must not keep readers
+      // waiting for the budget its file bytes took.
+      job->drop_encoded();
       return job;
     });
     flow::sequencer_node<Job*> order(graph, [](Job* job) { return job->seq; });

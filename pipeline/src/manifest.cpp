@@ -1,28 +1,22 @@
 #include "imgprep/pipeline/json_text.h"
 #include "imgprep/pipeline/manifest.h"
 
-#include <nlohmann/json.hpp>
-
 namespace imgprep {
 
+// Written field by field: the strings (paths, and decoder messages that may quote file bytes)
+// keep every byte, so a path names its file again even when it is not UTF-8.
 std::string manifest_line(const ManifestRow& r) {
-  nlohmann::ordered_json j;
-  j["path"] = r.path;
-  j["status"] = r.ok ? "ok" : "failed";
-  if (!r.ok) j["error"] = r.error;
-  if (!r.warning.empty()) j["warning"] = r.warning;
-  j["label"] = r.label >= 0 ? nlohmann::ordered_json(r.label) : nlohmann::ordered_json(nullptr);
-  if (r.ok && r.shard >= 0) {
-    j["shard"] = r.shard;
-    j["row"] = r.row;
-  }
-  if (r.ok && !r.output.empty()) j["output"] = r.output;
-  if (r.width > 0) {
-    j["width"] = r.width;
-    j["height"] = r.height;
-  }
-  // Paths and decoder messages may hold bytes that are not UTF-8.
-  return json_text(j);
+  std::string line = "{\"path\":" + json_string_keeping_bytes(r.path);
+  line += r.ok ? ",\"status\":\"ok\"" : ",\"status\":\"failed\"";
+  if (!r.ok) line += ",\"error\":" + json_string_keeping_bytes(r.error);
+  if (!r.warning.empty()) line += ",\"warning\":" + json_string_keeping_bytes(r.warning);
+  line += ",\"label\":" + (r.label >= 0 ? std::to_string(r.label) : std::string("null"));
+  if (r.ok && r.shard >= 0)
+    line += ",\"shard\":" + std::to_string(r.shard) + ",\"row\":" + std::to_string(r.row);
+  if (r.ok && !r.output.empty()) line += ",\"output\":" + json_string_keeping_bytes(r.output);
+  if (r.width > 0)
+    line += ",\"width\":" + std::to_string(r.width) + ",\"height\":" + std::to_string(r.height);
+  return line + "}";
 }
 
 ManifestWriter::ManifestWriter(const std::filesystem::path& out_dir)
@@ -40,17 +34,21 @@ void ManifestWriter::add(const ManifestRow& row) { pending_.push_back(manifest_l
 void ManifestWriter::commit_pending() {
   write_committed(pending_);
   pending_.clear();
-  if (buffer_.size() > (1 << 16)) {
-    file_.write(buffer_.data(), buffer_.size());
-    buffer_.clear();
-  }
+  if (buffer_.size() > (1 << 16)) flush();
 }
 
 void ManifestWriter::finish() {
   pending_.clear();
-  file_.write(buffer_.data(), buffer_.size());
-  buffer_.clear();
+  flush();
   file_.commit();
+}
+
+// At the offset the buffer belongs at: after a failed write (a full disk), finish() can still
+// try again, and what the failed write left is written over, never repeated.
+void ManifestWriter::flush() {
+  file_.write_at(buffer_.data(), buffer_.size(), written_);
+  written_ += buffer_.size();
+  buffer_.clear();
 }
 
 }  // namespace imgprep

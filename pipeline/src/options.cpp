@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <sstream>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "imgprep/kernels/pixel_math.h"
 
 namespace imgprep {
 namespace {
@@ -67,6 +70,79 @@ constexpr Named<CpuEngine> kCpuEngines[] = {{CpuEngine::tbb, "tbb"}, {CpuEngine:
 constexpr Named<OutputFormat> kFormats[] = {
     {OutputFormat::npy, "npy"}, {OutputFormat::images, "images"}};
 constexpr Named<bool> kChannels[] = {{false, "rgb"}, {true, "bgr"}};
+
+// Threads, I/O threads and worker processes: more than any machine has cores, and far fewer
+// than the thread and process limits of a Linux system (each costs a stack or a process).
+constexpr int kMaxThreads = 4096;
+// Images between reading and writing, each holding its file and its decoded pixels.
+constexpr int kMaxInFlight = 65536;
+// A side of any resize or crop: the largest side a JPEG can have.
+constexpr int kMaxSide = 65535;
+// Pixels of an output image, and of the resized image a crop is taken from: 3 GiB as float32
+// RGB, beyond which every image would fail for lack of memory.
+constexpr int64_t kMaxOutputPixels = int64_t{1} << 28;  // 16384 x 16384
+
+std::string number_text(double v) {
+  std::ostringstream text;
+  text << v;
+  return text.str();
+}
+
+// Throws "FLAG must be in LO..HI NOTE, got V".
+void check_range(int64_t v, int64_t lo, int64_t hi, const char* flag, const char* note = "") {
+  if (v < lo || v > hi)
+    throw UsageError(std::string(flag) + " must be in " + std::to_string(lo) + ".." +
+                     std::to_string(hi) + note + ", got " + std::to_string(v));
+}
+
+// Throws "FLAG must be at least LO NOTE, got V".
+void check_min(int64_t v, int64_t lo, const char* flag, const char* note = "") {
+  if (v < lo)
+    throw UsageError(std::string(flag) + " must be at least " + std::to_string(lo) + note +
+                     ", got " + std::to_string(v));
+}
+
+// W x H of a resize or crop, named by `what` (the flag and its value) in the message.
+void check_size(int64_t w, int64_t h, const std::string& what) {
+  if (w < 1 || h < 1 || w > kMaxSide || h > kMaxSide)
+    throw UsageError(what + ": each side must be in 1.." + std::to_string(kMaxSide));
+  if (w * h > kMaxOutputPixels)
+    throw UsageError(what + ": " + std::to_string(w) + "x" + std::to_string(h) + " is " +
+                     std::to_string(w * h) + " pixels, more than the " +
+                     std::to_string(kMaxOutputPixels) + " (16384x16384) an image may have");
+}
+
+// shorter:S and longer:S are held to an S x S image: the smallest output of the one and the
+// largest of the other.
+void validate_geometry(const ResizeSpec& resize, const CropSpec& crop) {
+  const std::string resize_text = "--resize " + to_string(resize);
+  switch (resize.mode) {
+    case ResizeMode::none: break;
+    case ResizeMode::shorter:
+    case ResizeMode::longer: check_size(resize.size, resize.size, resize_text); break;
+    case ResizeMode::stretch:
+    case ResizeMode::letterbox: check_size(resize.width, resize.height, resize_text); break;
+  }
+  if (crop.center) check_size(crop.width, crop.height, "--crop " + to_string(crop));
+}
+
+// Finite values, and finite results for every pixel value: a NaN or infinite scale, mean or std
+// would fill every tensor with NaN or infinity.
+void validate_normalization(const Options& o) {
+  const std::pair<const char*, const std::array<float, 3>&> triplets[] = {
+      {"--scale", o.scale}, {"--mean", o.mean}, {"--std", o.std}};
+  for (const auto& [flag, values] : triplets)
+    for (float v : values)
+      if (!std::isfinite(v))
+        throw UsageError(std::string(flag) + " must be finite, got " + number_text(v));
+  for (int c = 0; c < 3; ++c) {
+    if (o.std[c] == 0.f) throw UsageError("--std must not be zero");
+    for (float q : {0.f, 255.f})
+      if (!std::isfinite(normalize(q, o.scale[c], o.mean[c], o.std[c])))
+        throw UsageError("--scale, --mean and --std take pixel value " + number_text(q) +
+                         " of channel " + "RGB"[c] + " beyond float's range");
+  }
+}
 
 }  // namespace
 
@@ -149,7 +225,9 @@ CropSpec parse_crop(const std::string& text) {
   return {true, w, h};
 }
 
-std::array<float, 3> parse_triplet(const std::string& text) {
+std::array<float, 3> parse_triplet(const std::string& text, const std::string& flag) {
+  const std::string expected =
+      flag + ": expected a number or three comma-separated numbers, got '" + text + "'";
   std::vector<float> values;
   std::stringstream ss(text);
   std::string part;
@@ -158,13 +236,14 @@ std::array<float, 3> parse_triplet(const std::string& text) {
       size_t used = 0;
       values.push_back(std::stof(part, &used));
       if (used != part.size()) throw std::invalid_argument(part);
+    } catch (const std::out_of_range&) {  // also tiny numbers that would lose precision
+      throw UsageError(flag + ": " + part + " is outside float's range");
     } catch (const std::exception&) {
-      throw UsageError("expected a number or three comma-separated numbers, got '" + text + "'");
+      throw UsageError(expected);
     }
   }
   if (values.size() == 1) return {values[0], values[0], values[0]};
-  if (values.size() != 3)
-    throw UsageError("expected a number or three comma-separated numbers, got '" + text + "'");
+  if (values.size() != 3) throw UsageError(expected);
   return {values[0], values[1], values[2]};
 }
 
@@ -226,23 +305,27 @@ void validate(const Options& o) {
     throw UsageError(
         "npy shards need one output size for every image: add --crop center:WxH, use "
         "--resize WxH or letterbox:WxH, or a --preset");
-  if (o.io_threads < 1) throw UsageError("--io-threads must be at least 1");
-  if (o.batch < 1 || o.batch > 65535) throw UsageError("--batch must be in 1..65535");
-  if (o.device < 0) throw UsageError("--device must be at least 0");
-  if (o.threads < 0) throw UsageError("--threads must be at least 1");
-  if (o.workers < 0) throw UsageError("--workers must be at least 1");
+  validate_geometry(o.resize, o.crop);
+  check_range(o.threads, 0, kMaxThreads, "--threads", " (0: all cores)");
+  check_range(o.io_threads, 1, kMaxThreads, "--io-threads");
+  check_range(o.workers, 0, kMaxThreads, "--workers", " (0: all cores)");
+  check_range(o.in_flight, 0, kMaxInFlight, "--in-flight", " (0: automatic)");
+  check_range(o.batch, 1, 65535, "--batch");
+  check_min(o.device, 0, "--device");
   if (!(o.timeout_per_image > 0 && o.timeout_per_image <= 1e6))
-    throw UsageError("--timeout-per-image must be in (0, 1000000] seconds");
+    throw UsageError("--timeout-per-image must be in (0, 1000000] seconds, got " +
+                     number_text(o.timeout_per_image));
   if (!(o.io_latency_ms >= 0 && o.io_latency_ms <= 60000))
-    throw UsageError("--io-latency must be in 0..60000 milliseconds");
-  if (o.shard_size < 1) throw UsageError("--shard-size must be at least 1");
-  if (o.pad_value < 0 || o.pad_value > 255) throw UsageError("--pad-value must be in 0..255");
-  if (o.quality < 1 || o.quality > 100) throw UsageError("--quality must be in 1..100");
+    throw UsageError("--io-latency must be in 0..60000 milliseconds, got " +
+                     number_text(o.io_latency_ms));
+  if (o.max_pixels == 0) throw UsageError("--max-pixels must be at least 1, got 0");
+  check_range(o.pad_value, 0, 255, "--pad-value");
+  validate_normalization(o);
+  check_min(o.shard_size, 1, "--shard-size");
   if (o.image_format != "jpg" && o.image_format != "png" && o.image_format != "webp")
-    throw UsageError("--image-format: expected jpg, png or webp");
-  for (float s : o.std)
-    if (s == 0.f) throw UsageError("--std must not be zero");
-  if (o.max_pixels == 0) throw UsageError("--max-pixels must be positive");
+    throw UsageError("--image-format: expected jpg, png or webp, got '" + o.image_format + "'");
+  check_range(o.quality, 1, 100, "--quality");
+  check_min(o.max_errors, -1, "--max-errors", " (0: stop at the first failed input; -1: no limit)");
 }
 
 nlohmann::json output_settings(const Options& o) {

@@ -14,6 +14,7 @@ class OrderBuffer {
   OrderBuffer(size_t job_count, SinkStage& sink) : ring_(job_count), sink_(sink) {}
 
   void put(Job* job) {
+    job->drop_encoded();  // decoded (or failed): its file bytes are done with
     ring_[job->seq % ring_.size()] = job;
     for (;;) {
       Job*& next = ring_[next_ % ring_.size()];

@@ -1,8 +1,15 @@
 #include "imgprep/pipeline/output_sink.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <set>
+#include <utility>
+
+#include "out_dir.h"
 
 namespace imgprep {
 namespace fs = std::filesystem;
@@ -18,6 +25,12 @@ ManifestRow row_for(const Job& job) {
   row.width = job.width;
   row.height = job.height;
   return row;
+}
+
+// An input in OUT fails: imgprep never reads its own outputs (a list file may name them).
+void refuse_inside_out(InsideOut& inside_out, Job& job) {
+  if (job.ok() && inside_out.holds(job.item->path))
+    job.error = "the file lies inside OUT; imgprep does not read its own outputs";
 }
 
 const char* npy_descr(DType dtype) {
@@ -47,6 +60,7 @@ class NpySink : public OutputSink {
         spec_(spec),
         journal_(journal),
         manifest_(o.output),
+        inside_out_(o.output),
         shards_(o.output, o.shard_size, npy_descr(spec.dtype), item_shape(spec),
                 inputs.has_labels, static_cast<int64_t>(inputs.items.size()),
                 journal.state().shards),
@@ -55,7 +69,8 @@ class NpySink : public OutputSink {
     manifest_.write_committed(journal.state().manifest_rows);
   }
 
-  void consume(const Job& job) override {
+  void consume(Job& job) override {
+    refuse_inside_out(inside_out_, job);
     ManifestRow row = row_for(job);
     ShardWriter::Location at;
     if (job.ok()) {
@@ -100,6 +115,7 @@ class NpySink : public OutputSink {
   OutputSpec spec_;
   RunJournal& journal_;
   ManifestWriter manifest_;
+  InsideOut inside_out_;
   ShardWriter shards_;
   uint64_t first_input_;
   int64_t failed_;
@@ -107,30 +123,30 @@ class NpySink : public OutputSink {
 
 class ImagesSink : public OutputSink {
  public:
-  ImagesSink(const Options& o, const InputList& inputs) : dir_(o.output), manifest_(o.output) {
-    // Two inputs that differ only by extension would map to one file: the later ones keep
-    // their original extension in the name so no output overwrites another.
-    std::set<fs::path> taken;
-    for (const InputItem& item : inputs.items) {
-      fs::path out = image_output_path(item.rel, o.image_format);
-      if (!taken.insert(out).second) {
-        out = image_output_path(item.rel + "." + o.image_format, o.image_format);
-        taken.insert(out);
-      }
-      paths_[&item] = out;
-    }
-  }
+  ImagesSink(const Options& o, const InputList& inputs)
+      : out_(o.output),
+        manifest_(o.output),
+        inside_out_(o.output),
+        items_(inputs.items),
+        paths_(image_output_paths(inputs.items, o.image_format)) {}
 
-  // Each image file is complete on its own, so its row is committed at once.
-  void consume(const Job& job) override {
-    ManifestRow row = row_for(job);
+  // Each image file is complete on its own, so its row is committed at once. A file that
+  // cannot be written because of its name or place fails its row only.
+  void consume(Job& job) override {
+    refuse_inside_out(inside_out_, job);
+    std::string output;
     if (job.ok()) {
-      const fs::path& rel = paths_.at(job.item);
-      make_folder((dir_ / rel).parent_path());
-      AtomicFile::write_file(
-          dir_ / rel, {reinterpret_cast<const char*>(job.output.data()), job.output.size()}, false);
-      row.output = rel.generic_string();
+      const fs::path& rel = paths_.at(job.seq);
+      try {
+        write_image(rel, job.output);
+        output = rel.generic_string();
+      } catch (const OutputError& e) {
+        if (!e.about_the_name()) throw;
+        job.error = e.what();
+      }
     }
+    ManifestRow row = row_for(job);
+    row.output = output;
     manifest_.add(row);
     manifest_.commit_pending();
   }
@@ -138,30 +154,62 @@ class ImagesSink : public OutputSink {
   // The image files were committed without an fsync each; one syncfs makes them durable
   // before the manifest (and meta.json) says they are complete.
   nlohmann::json finish() override {
-    AtomicFile::sync_filesystem(dir_);
+    out_.sync_filesystem();
     manifest_.finish();
     return {{"format", "images"}};
   }
 
   void interrupt() override {
-    AtomicFile::sync_filesystem(dir_);
+    out_.sync_filesystem();
     manifest_.finish();
   }
 
  private:
-  // Once per folder, not per image.
-  void make_folder(const fs::path& folder) {
-    if (made_.count(folder)) return;
-    std::error_code ec;
-    fs::create_directories(folder, ec);
-    if (ec) throw OutputError("cannot create " + folder.string() + ": " + ec.message());
-    made_.insert(folder);
+  void write_image(const fs::path& rel, const Bytes& bytes) {
+    const Folder& folder = folder_of(rel.parent_path());
+    const std::string name = rel.filename().string();
+    refuse_replacing_input(folder, name);
+    AtomicFile file(folder, name);
+    file.write(bytes.data(), bytes.size());
+    file.commit(false);
   }
 
-  fs::path dir_;
+  // The folder rel (relative to OUT), entered one component at a time, created where missing,
+  // never through a symlink. Kept while consecutive images share it.
+  const Folder& folder_of(const fs::path& rel) {
+    if (folder_ && folder_->first == rel) return folder_->second;
+    folder_.reset();
+    Folder folder = out_;
+    for (const fs::path& part : rel) folder = folder.sub(part.string());
+    return folder_.emplace(rel, std::move(folder)).second;
+  }
+
+  // The last guard against writing over an input: a file already under the output's name that
+  // is one of the inputs (a list file may name anything, a symlink may lead anywhere) fails the
+  // row. The inputs are looked up the first time any output name is taken, and only then.
+  void refuse_replacing_input(const Folder& folder, const std::string& name) {
+    struct stat st;
+    if (::fstatat(folder.fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+    if (!input_files_) {
+      input_files_.emplace();
+      struct stat input;
+      for (const InputItem& item : items_)
+        if (::stat(item.path.c_str(), &input) == 0)
+          input_files_->insert({input.st_dev, input.st_ino});
+    }
+    if (input_files_->count({st.st_dev, st.st_ino}))
+      throw OutputError((folder.path() / name).string() +
+                            " is one of this run's inputs; imgprep never writes over an input",
+                        EEXIST);
+  }
+
+  Folder out_;
   ManifestWriter manifest_;
-  std::map<const InputItem*, fs::path> paths_;
-  std::set<fs::path> made_;
+  InsideOut inside_out_;
+  const std::vector<InputItem>& items_;
+  std::vector<fs::path> paths_;  // by input position
+  std::optional<std::pair<fs::path, Folder>> folder_;
+  std::optional<std::set<std::pair<dev_t, ino_t>>> input_files_;
 };
 
 }  // namespace
@@ -175,10 +223,37 @@ fs::path image_output_path(const std::string& rel, const std::string& extension)
   return safe;
 }
 
+std::vector<fs::path> image_output_paths(const std::vector<InputItem>& items,
+                                         const std::string& extension) {
+  // A name taken by another input's output changes only in its last component, so the folders
+  // are known up front: a file is never given a name one of them needs.
+  std::vector<fs::path> natural;
+  natural.reserve(items.size());
+  std::set<fs::path> taken;
+  for (const InputItem& item : items) {
+    natural.push_back(image_output_path(item.rel, extension));
+    for (fs::path f = natural.back().parent_path(); !f.empty(); f = f.parent_path())
+      taken.insert(f);
+  }
+  std::vector<fs::path> paths;
+  paths.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    const fs::path& first = natural[i];
+    fs::path out = first;
+    if (taken.count(out)) out = image_output_path(items[i].rel + "." + extension, extension);
+    for (int n = 2; taken.count(out) || out.parent_path() != first.parent_path(); ++n)
+      out = first.parent_path() /
+            (first.stem().string() + "-" + std::to_string(n) + first.extension().string());
+    taken.insert(out);
+    paths.push_back(std::move(out));
+  }
+  return paths;
+}
+
 std::unique_ptr<OutputSink> make_output_sink(const Options& o, const OutputSpec& spec,
-                                             const InputList& inputs, RunJournal& journal) {
+                                             const InputList& inputs, RunJournal* journal) {
   if (o.format == OutputFormat::images) return std::make_unique<ImagesSink>(o, inputs);
-  return std::make_unique<NpySink>(o, spec, inputs, journal);
+  return std::make_unique<NpySink>(o, spec, inputs, *journal);
 }
 
 }  // namespace imgprep

@@ -1,8 +1,10 @@
 #include "imgprep/pipeline/run.h"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 
 #include <fstream>
@@ -11,6 +13,7 @@
 #include "imgprep/pipeline/json_text.h"
 #include "imgprep/pipeline/run_journal.h"
 #include "interrupts.h"
+#include "out_dir.h"
 #include "imgprep/pipeline/procs_engine.h"
 #include "imgprep/pipeline/progress.h"
 #include "imgprep/pipeline/tbb_engine.h"
@@ -20,12 +23,13 @@ namespace imgprep {
 namespace fs = std::filesystem;
 namespace {
 
-void prepare_output_dir(const fs::path& out) {
-  std::error_code ec;
-  if (fs::exists(out, ec) && !fs::is_directory(out, ec))
-    throw OutputError("OUT exists and is not a folder: " + out.string());
-  fs::create_directories(out, ec);
-  if (ec) throw OutputError("cannot create OUT " + out.string() + ": " + ec.message());
+// An output error (a full disk, an I/O error) ends the run; the manifest still lists what is
+// complete, where the disk lets it be written (a second error would only hide the first).
+void keep_what_is_complete(OutputSink& sink) {
+  try {
+    sink.interrupt();
+  } catch (const std::exception&) {
+  }
 }
 
 struct EngineChoice {
@@ -87,27 +91,122 @@ nlohmann::ordered_json run_identity(const Options& o, const InputList& inputs) {
           {"inputs", {{"count", inputs.items.size()}, {"fingerprint", fingerprint}}}};
 }
 
+// JSON's kinds of value, as a message names them.
+const char* kind_of(const nlohmann::json& value) {
+  return value.is_number() ? "a number" : value.is_string() ? "a string"
+         : value.is_boolean() ? "true or false" : value.is_array() ? "a list"
+         : value.is_object() ? "an object" : "null";
+}
+
+// Whether `then` (read from a file) has the kinds of value `now` has: numbers of any sort match
+// each other, lists match element by element, objects key by key.
+bool same_kinds(const nlohmann::json& then, const nlohmann::json& now) {
+  if (then.is_number() || now.is_number()) return then.is_number() && now.is_number();
+  if (then.type() != now.type()) return false;
+  if (now.is_array()) {
+    if (then.size() != now.size()) return false;
+    for (size_t i = 0; i < now.size(); ++i)
+      if (!same_kinds(then[i], now[i])) return false;
+  }
+  if (now.is_object())
+    for (const auto& [key, value] : now.items())
+      if (!then.contains(key) || !same_kinds(then[key], value)) return false;
+  return true;
+}
+
+// OUT/meta.json of the run to resume, with everything check_same_run and the resume read in the
+// shape imgprep writes it: a hand-edited or foreign file is refused saying what is wrong, and
+// no library exception reaches the user.
 nlohmann::json read_meta(const fs::path& out) {
-  std::ifstream in(out / "meta.json");
+  const fs::path path = out / "meta.json";
+  std::ifstream in(path);
   if (!in) throw UsageError("--resume: OUT has no meta.json from an earlier run");
   const nlohmann::json meta = nlohmann::json::parse(in, nullptr, false);
-  if (meta.is_discarded() || !meta.contains("identity"))
-    throw UsageError("--resume: OUT's meta.json is not from imgprep");
+  const std::string refused = "--resume: " + path.string() + " ";
+  if (meta.is_discarded()) throw UsageError(refused + "is not JSON");
+  if (!meta.is_object()) throw UsageError(refused + "is not a JSON object");
+  // What this imgprep writes, with any settings and inputs (only the kinds of values matter).
+  const nlohmann::json expected = {{"settings", output_settings(Options{})},
+                                   {"inputs", {{"count", 0}, {"fingerprint", ""}}}};
+  const auto identity = meta.find("identity");
+  if (identity == meta.end()) throw UsageError(refused + "has no \"identity\"; is it imgprep's?");
+  if (!identity->is_object())
+    throw UsageError(refused + "has " + kind_of(*identity) + " for \"identity\", not an object");
+  for (const auto& [part, shape] : expected.items())
+    for (const auto& [key, value] : shape.items()) {
+      const std::string name = "\"identity\".\"" + part + "\".\"" + key + "\"";
+      if (!identity->contains(part) || !(*identity)[part].is_object() ||
+          !(*identity)[part].contains(key))
+        throw UsageError(refused + "has no " + name + " (made by another version of imgprep?)");
+      const nlohmann::json& then = (*identity)[part][key];
+      if (!same_kinds(then, value))
+        throw UsageError(refused + "has " + kind_of(then) + " for " + name + ", where imgprep " +
+                         "writes " + (value.is_array() ? "a list of " + std::to_string(value.size()) +
+                                                             " numbers"
+                                                       : std::string(kind_of(value))));
+    }
+  if (meta.contains("complete") && !meta["complete"].is_boolean())
+    throw UsageError(refused + "has " + kind_of(meta["complete"]) + " for \"complete\", not " +
+                     "true or false");
+  if (meta.contains("failed") && !meta["failed"].is_number_integer())
+    throw UsageError(refused + "has " + kind_of(meta["failed"]) + " for \"failed\", not a " +
+                     "whole number");
   return meta;
 }
 
-// Throws UsageError saying what differs.
+// The command-line flag of a setting of output_settings: its key with dashes.
+std::string flag_of(const std::string& key) {
+  std::string flag = "--" + key;
+  for (char& c : flag)
+    if (c == '_') c = '-';
+  return flag;
+}
+
+// A setting's value as the command line writes it. The fractional ones (--scale, --mean, --std)
+// are floats: the shortest text that reads back as the same float.
+std::string flag_value(const nlohmann::json& value) {
+  if (value.is_boolean()) return value.get<bool>() ? "on" : "off";
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_float()) {
+    char text[32];
+    return {text, std::to_chars(text, text + sizeof text, value.get<float>()).ptr};
+  }
+  if (!value.is_array()) return json_text(value);
+  std::string values;
+  for (const nlohmann::json& v : value) {
+    if (!values.empty()) values += ',';
+    values += flag_value(v);
+  }
+  return values;
+}
+
+// Throws UsageError saying what differs, as the command line says it. meta is as read_meta
+// returns it.
 void check_same_run(const nlohmann::json& meta, const nlohmann::ordered_json& identity) {
   const nlohmann::json& then = meta["identity"];
   const nlohmann::json now = identity;
-  if (then["inputs"] != now["inputs"])
-    throw UsageError("--resume: the inputs differ from the interrupted run's (" +
-                     json_text(now["inputs"]) + " now, " + json_text(then["inputs"]) + " then)");
-  for (const auto& [key, value] : now["settings"].items())
-    if (!then["settings"].contains(key) || then["settings"][key] != value)
-      throw UsageError("--resume: OUT was made with --" + key + " " +
-                       json_text(then["settings"].value(key, nlohmann::json())) + ", not " +
-                       json_text(value));
+  const std::string how = ", or run without --resume to start over";
+  for (const auto& [key, value] : now["settings"].items()) {
+    const nlohmann::json& was = then["settings"][key];
+    if (was == value) continue;
+    if (key == "input")
+      throw UsageError("--resume: OUT was made from INPUT " + was.get<std::string>() + ", not " +
+                       value.get<std::string>() + how);
+    // On unless --no-exif or --no-shrink-on-load turns them off.
+    if (key == "exif" || key == "shrink_on_load")
+      throw UsageError("--resume: OUT was made " + std::string(was.get<bool>() ? "without " : "with ") +
+                       flag_of("no_" + key) + "; " + (was.get<bool>() ? "leave it out" : "add it") + how);
+    throw UsageError("--resume: OUT was made with " + flag_of(key) + " " + flag_value(was) +
+                     ", not " + flag_value(value) + "; use the same value" + how);
+  }
+  const nlohmann::json &inputs_then = then["inputs"], &inputs_now = now["inputs"];
+  if (inputs_then["count"] != inputs_now["count"])
+    throw UsageError("--resume: INPUT now has " + json_text(inputs_now["count"]) +
+                     " inputs, the interrupted run had " + json_text(inputs_then["count"]) + how);
+  if (inputs_then != inputs_now)
+    throw UsageError("--resume: the paths or labels of the inputs differ from the interrupted "
+                     "run's (fingerprint " + inputs_now["fingerprint"].get<std::string>() +
+                     " now, " + inputs_then["fingerprint"].get<std::string>() + " then)" + how);
 }
 
 }  // namespace
@@ -119,8 +218,9 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     validate(options);
     const EngineChoice engine = choose_engine(options);
     configure_codecs(options.max_pixels);
-    InputList inputs = list_inputs(options.input, options.shard);
-    prepare_output_dir(options.output);
+    check_out_apart_from_input(options.output, options.input);
+    InputList inputs = list_inputs(options.input, options.shard, options.output);
+    const OutLock lock(options.output);  // creates OUT; held until the run ends
     const nlohmann::ordered_json identity = run_identity(options, inputs);
     const int64_t input_count = static_cast<int64_t>(inputs.items.size());
 
@@ -141,27 +241,37 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     } else {
       AtomicFile::write_file(options.output / "meta.json", json_text(meta, 2) + "\n");
     }
-    RunJournal journal(options.output, options.resume);
+    // Only npy shards are journalled (for --resume); image files are complete one by one.
+    std::optional<RunJournal> journal;
+    if (options.format == OutputFormat::npy)
+      journal.emplace(options.output, options.resume,
+                      JournalBounds{static_cast<uint64_t>(input_count), options.shard_size});
     // What an interrupted run completed (the journal's state grows as this run records shards).
-    const uint64_t resumed_from = journal.state().next_input;
-    const int64_t resumed_failed = journal.state().failed;
+    const uint64_t resumed_from = journal ? journal->state().next_input : 0;
+    const int64_t resumed_failed = journal ? journal->state().failed : 0;
     inputs.items.erase(inputs.items.begin(),
                        inputs.items.begin() + static_cast<long>(resumed_from));
 
     const ImageProcessor processor(options);
-    std::unique_ptr<OutputSink> sink = make_output_sink(options, processor.spec(), inputs, journal);
+    std::unique_ptr<OutputSink> sink = make_output_sink(options, processor.spec(), inputs,
+                                                         journal ? &*journal : nullptr);
     RunStats stats;
     stats.total = static_cast<int64_t>(inputs.items.size());
     const auto start = std::chrono::steady_clock::now();
     {
       ProgressReporter progress(stats, options.quiet);
       EngineRun run{inputs.items, options, processor, *sink, stats, stop};
-      if (engine.gpu)
-        run_gpu_engine(run, options.device, options.batch);
-      else if (options.cpu_engine == CpuEngine::procs)
-        run_procs_engine(run);
-      else
-        run_tbb_engine(run);
+      try {
+        if (engine.gpu)
+          run_gpu_engine(run, options.device, options.batch);
+        else if (options.cpu_engine == CpuEngine::procs)
+          run_procs_engine(run);
+        else
+          run_tbb_engine(run);
+      } catch (const OutputError&) {
+        keep_what_is_complete(*sink);
+        throw;
+      }
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -170,14 +280,20 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     if (const int sig = interrupts.signal(); sig != 0) {
       sink->interrupt();
       if (options.format == OutputFormat::npy)
-        err << "imgprep: interrupted; " << journal.state().next_input << " of " << input_count
+        err << "imgprep: interrupted; " << journal->state().next_input << " of " << input_count
             << " inputs are in complete shards. Run the same command with --resume to continue.\n";
       else
         err << "imgprep: interrupted; the image files written so far are complete and listed in "
             << (options.output / "manifest.jsonl").string() << "\n";
       return 128 + sig;
     }
-    const nlohmann::json output = sink->finish();
+    nlohmann::json output;
+    try {
+      output = sink->finish();
+    } catch (const OutputError&) {
+      keep_what_is_complete(*sink);
+      throw;
+    }
     if (!inputs.classes.empty())
       AtomicFile::write_file(options.output / "classes.json",
                              json_text(nlohmann::json(inputs.classes), 2) + "\n");
@@ -189,7 +305,7 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     meta["skipped"] = inputs.skipped;
     meta["has_labels"] = inputs.has_labels;
     AtomicFile::write_file(options.output / "meta.json", json_text(meta, 2) + "\n");
-    journal.remove();
+    if (journal) journal->remove();
     out << "imgprep: " << engine.line << "\n";
     print_summary(out, options, inputs, stats, seconds, stop.load());
     return failed > 0 || stop.load() ? kExitSomeFailed : kExitOk;

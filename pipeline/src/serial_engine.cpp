@@ -12,6 +12,7 @@ void run_serial_engine(EngineRun& run) {
     job.reset(i, &run.items[i]);
     read_input(run.options, run.stats, job);
     run.processor.process(job, scratch, run.stats);
+    job.drop_encoded();
     sink_job(run, job);
   }
 }

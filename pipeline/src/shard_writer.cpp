@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <utility>
 
 namespace imgprep {
@@ -45,6 +46,46 @@ ShardWriter::ShardWriter(std::filesystem::path dir, int shard_size, std::string 
   for (int64_t d : item_shape_) item_bytes_ *= static_cast<size_t>(d);
   // Sized for a full shard, so the final header always fits in the space reserved up front.
   header_size_ = npy_header(descr_, shape_for(shard_size_)).size();
+  for (int index = 0; index < first_shard; ++index) check_on_disk(index);
+}
+
+namespace {
+
+// Why `path` is not exactly header followed by body_bytes bytes; empty if it is.
+std::string file_problem(const std::filesystem::path& path, const std::string& header,
+                         uint64_t body_bytes) {
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::symlink_status(path, ec);
+  if (!std::filesystem::exists(status)) return "is missing";
+  if (!std::filesystem::is_regular_file(status)) return "is not a regular file";
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  const uint64_t expected = header.size() + body_bytes;
+  if (ec) return "cannot be read: " + ec.message();
+  if (size != expected)
+    return "is " + std::to_string(size) + " bytes, not " + std::to_string(expected);
+  std::string head(header.size(), '\0');
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(head.data(), static_cast<std::streamsize>(head.size())))
+    return "cannot be read";
+  if (head != header) return "has another .npy header than this run writes";
+  return {};
+}
+
+}  // namespace
+
+void ShardWriter::check_on_disk(int index) const {
+  const auto rows = static_cast<uint64_t>(shard_size_);
+  std::string name = shard_name(index);
+  std::string problem = file_problem(dir_ / name, npy_header(descr_, shape_for(shard_size_),
+                                                             header_size_),
+                                     rows * item_bytes_);
+  if (problem.empty() && labels_) {
+    name = labels_name(index);
+    problem = file_problem(dir_ / name, npy_header("<i8", {shard_size_}), rows * sizeof(int64_t));
+  }
+  if (!problem.empty())
+    throw OutputError((dir_ / "journal.jsonl").string() + " line " + std::to_string(index + 1) +
+                      ": its " + name + " " + problem + "; run without --resume to start over");
 }
 
 ShardWriter::~ShardWriter() = default;

@@ -1,7 +1,7 @@
 #include "imgprep/pipeline/sink_stage.h"
 
 namespace imgprep {
-void sink_job(EngineRun& run, const Job& job) {
+void sink_job(EngineRun& run, Job& job) {
   if (job.cancelled) return;
   {
     StageTimer timer(run.stats, Stage::write);

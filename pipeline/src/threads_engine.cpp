@@ -3,6 +3,8 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "imgprep/pipeline/read_pool.h"
@@ -58,16 +60,24 @@ void run_threads_engine(EngineRun& run) {
   readers.start([&](Job* job) { queue.push(job); }, [&] { queue.close(); });
   {
     std::vector<std::jthread> workers;
-    for (int i = 0; i < run.options.resolved_threads(); ++i)
-      workers.emplace_back([&] {
-        Scratch scratch;
-        while (Job* job = queue.pop()) {
-          run.stats.dequeue(Stage::decode);
-          run.processor.process(*job, scratch, run.stats);
-          std::lock_guard lock(order_mutex);
-          order.put(job);
-        }
-      });
+    for (int i = 0; i < run.options.resolved_threads(); ++i) {
+      try {
+        workers.emplace_back([&] {
+          Scratch scratch;
+          while (Job* job = queue.pop()) {
+            run.stats.dequeue(Stage::decode);
+            run.processor.process(*job, scratch, run.stats);
+            std::lock_guard lock(order_mutex);
+            order.put(job);
+          }
+        });
+      } catch (const std::system_error& e) {
+        // The readers stop, the workers that started finish what was read, then the run fails.
+        run.stop = true;
+        throw std::runtime_error("cannot start worker thread " + std::to_string(i + 1) + ": " +
+                                 e.what());
+      }
+    }
   }  // joins the workers
   readers.join();
   sink.finish();

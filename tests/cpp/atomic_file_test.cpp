@@ -1,8 +1,13 @@
-// AtomicFile: nothing under the final name until commit, nothing left behind without one, and
-// direct I/O (where the file system has it) that falls back to the page cache for a write it
-// refuses. Files are read back with std::ifstream.
+// AtomicFile: nothing under the final name until commit, nothing left behind without one, no
+// write through a symlink it did not make, a temporary name that fits whenever the name does,
+// and direct I/O (where the file system has it) that falls back to the page cache for a write it
+// refuses. Folder: subfolders entered without following symlinks. Files are read back with
+// std::ifstream.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -10,6 +15,7 @@
 #include <vector>
 
 #include "imgprep/pipeline/atomic_file.h"
+#include "imgprep/pipeline/manifest.h"
 #include "test_support.h"
 
 namespace imgprep {
@@ -17,6 +23,12 @@ namespace {
 namespace fs = std::filesystem;
 using test::read_bytes;
 using test::TempDir;
+using test::write_text;
+
+std::string text_of(const fs::path& path) {
+  const std::vector<uint8_t> bytes = read_bytes(path);
+  return {bytes.begin(), bytes.end()};
+}
 
 TEST(AtomicFile, AppearsUnderItsNameOnlyWhenCommitted) {
   TempDir dir;
@@ -39,6 +51,111 @@ TEST(AtomicFile, LeavesNothingWithoutCommit) {
     file.write("partial", 7);
   }
   EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+// A killed run's temporary file, or a symlink planted at the temporary or the final name, is
+// replaced: the file a link leads to keeps its bytes.
+TEST(AtomicFile, NeverWritesThroughASymlink) {
+  TempDir dir, elsewhere;
+  for (const std::string name : {"meta.json.part", "meta.json"}) {
+    write_text(elsewhere / name, "not ours");
+    fs::create_symlink(elsewhere / name, dir / name);
+  }
+  write_text(dir / "shard.npy.part", "left by a killed run");
+  AtomicFile::write_file(dir / "meta.json", "{}");
+  {
+    AtomicFile shard(dir / "shard.npy", AtomicFile::Caching::direct_if_possible);
+    shard.write_at("npy", 3, 0);
+    shard.commit();
+  }
+  EXPECT_EQ(text_of(elsewhere / "meta.json.part"), "not ours");
+  EXPECT_EQ(text_of(elsewhere / "meta.json"), "not ours");
+  EXPECT_FALSE(fs::is_symlink(dir / "meta.json"));
+  EXPECT_EQ(text_of(dir / "meta.json"), "{}");
+  EXPECT_EQ(text_of(dir / "shard.npy"), "npy");
+  EXPECT_FALSE(fs::exists(dir / "meta.json.part"));
+  EXPECT_FALSE(fs::exists(dir / "shard.npy.part"));
+}
+
+// Names up to the longest a file name may be (255 bytes here) are written, however near the
+// limit; a longer one is an error about its name, and leaves nothing behind.
+TEST(AtomicFile, TemporaryNamesFitWheneverTheNameFits) {
+  TempDir dir;
+  for (size_t size : {1, 200, 250, 251, 254, 255}) {
+    const std::string name(size, 'n');
+    EXPECT_LE(AtomicFile::temp_name(name).size(), 255u) << size;
+    AtomicFile::write_file(dir / name, name, false);
+    EXPECT_EQ(text_of(dir / name), name) << size;
+  }
+  // Long names that differ only near their end get different temporary names.
+  EXPECT_NE(AtomicFile::temp_name(std::string(254, 'n') + "a"),
+            AtomicFile::temp_name(std::string(254, 'n') + "b"));
+  try {
+    AtomicFile::write_file(dir / std::string(256, 'n'), "x");
+    FAIL() << "a 256-byte name was written";
+  } catch (const OutputError& e) {
+    EXPECT_TRUE(e.about_the_name()) << e.what();
+  }
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir.path())) ++files;
+  EXPECT_EQ(files, 6u);
+}
+
+TEST(Folder, EntersSubfoldersButNeverASymlink) {
+  TempDir dir, elsewhere;
+  const Folder out(dir.path());
+  AtomicFile::write_file(dir / "file", "");
+  fs::create_directory_symlink(elsewhere.path(), dir / "link");
+  {
+    AtomicFile file(out.sub("a").sub("b"), "x.png");
+    file.write("png", 3);
+    file.commit(false);
+  }
+  EXPECT_EQ(text_of(dir / "a/b/x.png"), "png");
+  for (const std::string name : {"link", "file"}) {
+    try {
+      out.sub(name);
+      FAIL() << name << " was entered";
+    } catch (const OutputError& e) {
+      EXPECT_TRUE(e.about_the_name()) << e.what();
+      if (name == "link") {
+        EXPECT_NE(std::string(e.what()).find("symbolic link"), std::string::npos) << e.what();
+      }
+    }
+  }
+  EXPECT_TRUE(fs::is_empty(elsewhere.path()));
+}
+
+// A write that fails part-way (here: past RLIMIT_FSIZE, as on a full disk) leaves the manifest
+// able to finish once there is room: every row once, in order.
+TEST(ManifestWriter, FinishesAfterAFailedWrite) {
+  TempDir dir;
+  ManifestWriter manifest(dir.path());
+  rlimit saved;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  const auto handler = std::signal(SIGXFSZ, SIG_IGN);  // the write fails with EFBIG instead
+  rlimit small = saved;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string expected;
+  int failures = 0;
+  for (int i = 0; i < 3000; ++i) {
+    ManifestRow row;
+    row.path = "class/image-" + std::to_string(i) + ".jpg";
+    row.ok = true;
+    manifest.add(row);
+    expected += manifest_line(row) + "\n";
+    try {
+      manifest.commit_pending();
+    } catch (const OutputError&) {
+      ++failures;
+    }
+  }
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, handler);
+  EXPECT_GT(failures, 0);
+  manifest.finish();
+  EXPECT_EQ(text_of(dir / "manifest.jsonl"), expected);
 }
 
 TEST(AtomicFile, DirectWritesFallBackToThePageCacheWhenRefused) {

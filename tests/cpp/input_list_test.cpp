@@ -243,6 +243,154 @@ TEST(ListFile, RelativePathsResolveAgainstTheListFolder) {
   EXPECT_TRUE(fs::equivalent(list.items[1].path, root / "sub" / "b.jpg"));
 }
 
+// The message of the InputError list_inputs throws for the list file at path ("" if none).
+std::string list_error(const fs::path& path) {
+  try {
+    list_inputs(path);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::vector<int64_t> labels(const InputList& list) {
+  std::vector<int64_t> out;
+  for (const InputItem& item : list.items) out.push_back(item.label);
+  return out;
+}
+
+TEST(ListFile, ByteOrderMarkAndCrlfAreNotPartOfTheText) {
+  TempDir root;
+  for (const char* text : {"\xEF\xBB\xBFpath,label\na.jpg,3\nb.jpg,0\n",
+                           "\xEF\xBB\xBFpath,label\r\na.jpg,3\r\nb.jpg,0\r\n",
+                           "\xEF\xBB\xBF" "a.jpg,3\nb.jpg,0\n"}) {
+    write_text(root / "l.csv", text);
+    const InputList list = list_inputs(root / "l.csv");
+    EXPECT_EQ(rels(list), (std::vector<std::string>{"a.jpg", "b.jpg"})) << text;
+    EXPECT_EQ(labels(list), (std::vector<int64_t>{3, 0})) << text;
+    EXPECT_TRUE(list.classes.empty()) << text;
+    EXPECT_EQ(list.items[0].path, root.path() / "a.jpg");
+  }
+}
+
+TEST(ListFile, HeaderInAnyCase) {
+  TempDir root;
+  for (const char* header : {"path,label", "Path,Label", "PATH , LABEL", "\"path\",\"label\""}) {
+    write_text(root / "l.csv", std::string(header) + "\na.jpg,1\nb.jpg,2\n");
+    const InputList list = list_inputs(root / "l.csv");
+    EXPECT_EQ(rels(list), (std::vector<std::string>{"a.jpg", "b.jpg"})) << header;
+    EXPECT_EQ(labels(list), (std::vector<int64_t>{1, 2})) << header;
+  }
+}
+
+TEST(ListFile, MinusOneAndMissingLabelsMeanNoLabel) {
+  TempDir root;
+  write_text(root / "l.csv", "a.jpg,3\nb.jpg,-1\nc.jpg\nd.jpg,\ne.jpg,0\n");
+  InputList list = list_inputs(root / "l.csv");
+  EXPECT_TRUE(list.has_labels);
+  EXPECT_TRUE(list.classes.empty());  // integers are kept, never renumbered
+  EXPECT_EQ(labels(list), (std::vector<int64_t>{3, kNoLabel, kNoLabel, kNoLabel, 0}));
+
+  // The same in a column of class names.
+  write_text(root / "l.csv", "a.jpg,dog\nb.jpg,-1\nc.jpg\nd.jpg,cat\n");
+  list = list_inputs(root / "l.csv");
+  EXPECT_EQ(list.classes, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(labels(list), (std::vector<int64_t>{1, kNoLabel, kNoLabel, 0}));
+
+  // Only -1: labelled, every image without a label.
+  write_text(root / "l.csv", "a.jpg,-1\nb.jpg,-1\n");
+  list = list_inputs(root / "l.csv");
+  EXPECT_TRUE(list.has_labels);
+  EXPECT_TRUE(list.classes.empty());
+  EXPECT_EQ(labels(list), (std::vector<int64_t>{kNoLabel, kNoLabel}));
+}
+
+TEST(ListFile, OneNonIntegerAmongIntegersIsRefusedWithItsLine) {
+  TempDir root;
+  for (const char* odd : {"3x", "3.0", "cat", "+3", "0x10", "1e3", "three"}) {
+    write_text(root / "l.csv",
+               std::string("# integer labels\npath,label\na.jpg,1\nb.jpg,2\nc.jpg,") + odd +
+                   "\nd.jpg,4\n");
+    const std::string message = list_error(root / "l.csv");
+    EXPECT_NE(message.find("l.csv:5: label '" + std::string(odd) + "' is not an integer"),
+              std::string::npos)
+        << odd << ": " << message;
+    EXPECT_NE(message.find("line 3's label '1'"), std::string::npos) << message;
+  }
+}
+
+TEST(ListFile, OneIntegerAmongClassNamesIsRefusedWithItsLine) {
+  TempDir root;
+  write_text(root / "l.csv", "a.jpg,dog\nb.jpg,cat\nc.jpg,7\nd.jpg,dog\n");
+  const std::string message = list_error(root / "l.csv");
+  EXPECT_NE(message.find("l.csv:3: label '7' is an integer"), std::string::npos) << message;
+  EXPECT_NE(message.find("line 1's label 'dog' is a class name (as are 2 more)"),
+            std::string::npos)
+      << message;
+}
+
+TEST(ListFile, AHeaderOtherThanPathLabelIsRefusedAsOne) {
+  TempDir root;
+  write_text(root / "l.csv", "file,class\na.jpg,1\nb.jpg,2\n");
+  const std::string message = list_error(root / "l.csv");
+  EXPECT_NE(message.find("l.csv:1: label 'class' is not an integer"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("the only header is path,label"), std::string::npos) << message;
+}
+
+TEST(ListFile, NegativeAndHugeIntegersAreRefused) {
+  TempDir root;
+  for (const char* bad : {"-2", "-100", "99999999999999999999", "-99999999999999999999"}) {
+    write_text(root / "l.csv", std::string("a.jpg,1\nb.jpg,") + bad + "\n");
+    const std::string message = list_error(root / "l.csv");
+    EXPECT_NE(message.find("l.csv:2: label '" + std::string(bad) + "'"), std::string::npos)
+        << bad << ": " << message;
+  }
+}
+
+TEST(ListFile, QuotedFields) {
+  TempDir root;
+  write_text(root / "l.csv",
+             "path,label\n"
+             "\"a,b.jpg\",3\n"
+             "\"say \"\"hi\"\".jpg\", 1\n"
+             " c.jpg , \"2\" \n"
+             "\" spaced .jpg\"\n"
+             "x,y.jpg,0\n");  // unquoted: split at the last comma, as always
+  const InputList list = list_inputs(root / "l.csv");
+  EXPECT_EQ(rels(list), (std::vector<std::string>{"a,b.jpg", "say \"hi\".jpg", "c.jpg",
+                                                  " spaced .jpg", "x,y.jpg"}));
+  EXPECT_EQ(labels(list), (std::vector<int64_t>{3, 1, 2, kNoLabel, 0}));
+  EXPECT_EQ(list.items[0].path, root.path() / "a,b.jpg");
+}
+
+TEST(ListFile, MalformedLinesAreRefusedWithTheirLineNumber) {
+  TempDir root;
+  const std::pair<std::string, const char*> cases[] = {
+      {",", "empty path"},
+      {" , 3", "empty path"},
+      {"\"\",3", "empty path"},
+      {"\"a.jpg,3", "no closing quote"},
+      {"\"a\"b.jpg,3", "after a quoted field"},
+      {"\"a\",b.jpg,3", "3 fields"},
+      {std::string("a\0.jpg", 6), "NUL"},
+  };
+  for (const auto& [line, why] : cases) {
+    write_text(root / "l.csv", "ok.jpg,1\n" + line + "\n");
+    const std::string message = list_error(root / "l.csv");
+    EXPECT_EQ(message.rfind((root / "l.csv").string() + ":2: ", 0), 0u) << line << ": " << message;
+    EXPECT_NE(message.find(why), std::string::npos) << line << ": " << message;
+  }
+}
+
+TEST(ListFile, Utf16IsRefused) {
+  TempDir root;
+  const std::string utf16("\xFF\xFE" "a\0.\0j\0p\0g\0\n\0", 14);
+  write_text(root / "l.csv", utf16);
+  EXPECT_NE(list_error(root / "l.csv").find("l.csv:1: the line holds a NUL byte"),
+            std::string::npos);
+}
+
 // ---- --shard K/N ----
 
 TEST(Shard, SlicesAreDisjointContiguousAndCoverEverything) {

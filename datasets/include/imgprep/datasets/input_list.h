@@ -40,9 +40,17 @@ struct InputError : std::runtime_error {
 // Folder: every file that is an image by content or by extension, ordered by the byte-wise sort
 // of its path relative to the folder. Images in first-level subfolders are labelled by the index
 // of that subfolder's name in sorted order, as torchvision's ImageFolder does.
-// List file: one path per line, optionally "path,label" (integer labels, or class names that are
-// numbered in sorted order); '#' comments, blank lines and a "path,label" header are ignored;
-// relative paths are resolved against the list file's folder; the listed order is kept.
-InputList list_inputs(const std::filesystem::path& input, const ShardSpec& shard = {});
+// List file: UTF-8 text (a byte-order mark and CRLF line endings are fine), one path per line,
+// optionally "path,label"; '#' comments, blank lines and a "path,label" header (in any case) are
+// ignored; relative paths are resolved against the list file's folder; the listed order is kept.
+// A line without quotes splits at its last comma; a line with them is read as CSV, so a path
+// that holds a comma can be quoted ("a,b.jpg",3). Labels are all integers, kept as written, or
+// all class names, numbered in sorted order; -1, or no label on a line, means no label. A column
+// that mixes integers and names, a negative label other than -1, and a malformed line are
+// refused (InputError, "FILE:LINE: reason").
+// exclude: a folder the walk leaves out wherever it meets it, symlinks resolved (OUT, when it is
+// inside INPUT: a run never reads its own outputs).
+InputList list_inputs(const std::filesystem::path& input, const ShardSpec& shard = {},
+                      const std::filesystem::path& exclude = {});
 
 }  // namespace imgprep

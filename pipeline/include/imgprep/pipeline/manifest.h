@@ -3,6 +3,7 @@
 // describes exactly the completed shards. Called from one thread at a time.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -33,11 +34,15 @@ class ManifestWriter {
   void add(const ManifestRow& row);  // pending
   const std::vector<std::string>& pending() const { return pending_; }
   void commit_pending();
-  // Completes the file with the committed rows (pending ones are dropped).
+  // Completes the file with the committed rows (pending ones are dropped). May be called again
+  // after it failed.
   void finish();
 
  private:
+  void flush();  // writes buffer_ to the file
+
   AtomicFile file_;
+  uint64_t written_ = 0;  // bytes of the file before buffer_'s
   std::string buffer_;
   std::vector<std::string> pending_;
 };

@@ -68,7 +68,7 @@ struct Options {
   // The run.
   bool resume = false;  // continue an interrupted run in OUT
   bool quiet = false;
-  int64_t max_errors = -1;  // -1: no limit
+  int64_t max_errors = -1;  // stop when more failed; 0: at the first failure; -1: no limit
   std::string preset;       // informational: the preset the values came from
 
   int resolved_threads() const;
@@ -90,7 +90,8 @@ void apply_preset(Options& options, const std::string& name);
 ResizeSpec parse_resize(const std::string& text);  // shorter:S longer:S WxH letterbox:WxH none
 CropSpec parse_crop(const std::string& text);      // center:WxH center:S none
 Interp parse_interp(const std::string& text);  // also bilinear, bicubic, box
-std::array<float, 3> parse_triplet(const std::string& text);  // "a,b,c" or "a"
+// "a,b,c" or "a"; messages name `flag`.
+std::array<float, 3> parse_triplet(const std::string& text, const std::string& flag);
 ShardSpec parse_shard(const std::string& text);               // "K/N"
 
 std::string to_string(const ResizeSpec& resize);
@@ -109,7 +110,9 @@ OutputFormat parse_format(const std::string& text);  // npy images
 const char* channels_name(bool bgr);                 // rgb bgr
 bool parse_channels_bgr(const std::string& text);    // true for bgr
 
-// Checks combinations (e.g. npy needs a fixed output size); throws UsageError.
+// Checks every value's range (finite numbers, sizes, thread counts; the limits are in
+// options.cpp) and the combinations (e.g. npy needs a fixed output size); throws UsageError
+// naming the flag.
 void validate(const Options& options);
 
 // The full resolved configuration, as recorded in meta.json.

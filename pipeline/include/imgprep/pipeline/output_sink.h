@@ -4,7 +4,6 @@
 #pragma once
 
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,7 +20,10 @@ namespace imgprep {
 class OutputSink {
  public:
   virtual ~OutputSink() = default;
-  virtual void consume(const Job& job) = 0;
+  // Writes the job's output and row. A job whose own output cannot be written (its input lies
+  // in OUT, its file's name or place is unusable) fails alone: job.error says why. Throws
+  // OutputError when the run cannot go on (a full disk, an I/O error).
+  virtual void consume(Job& job) = 0;
   // Completes all files. Returns the output description for meta.json.
   virtual nlohmann::json finish() = 0;
   // The run stopped early: drops the shard in progress and writes the manifest of what is
@@ -29,13 +31,20 @@ class OutputSink {
   virtual void interrupt() = 0;
 };
 
-// journal: where completed shards are recorded (and, resuming, where the run continues from);
-// inputs: the inputs this run processes (those after the journal's next_input).
+// journal: where completed npy shards are recorded (and, resuming, where the run continues
+// from); null for --format images. inputs: the inputs this run processes (those after the
+// journal's next_input).
 std::unique_ptr<OutputSink> make_output_sink(const Options& options, const OutputSpec& spec,
-                                             const InputList& inputs, RunJournal& journal);
+                                             const InputList& inputs, RunJournal* journal);
 
 // Where --format images writes an input, relative to OUT: the input's relative path with the
 // new extension, kept inside OUT (".." and root components are dropped).
 std::filesystem::path image_output_path(const std::string& rel, const std::string& extension);
+
+// image_output_path of each input, no two the same and no file where another's folder is: an
+// input whose path is taken keeps its own extension in the name ("a.png" -> "a.png.jpg"), then
+// gets a number ("a-2.jpg", "a-3.jpg", ...). Depends only on the ordered inputs.
+std::vector<std::filesystem::path> image_output_paths(const std::vector<InputItem>& items,
+                                                      const std::string& extension);
 
 }  // namespace imgprep

@@ -1,6 +1,7 @@
 // OUT/journal.jsonl: one line per completed shard, written only once the shard is durable and
 // fsync'd itself, holding that shard's manifest rows and where the inputs continue. A run
 // interrupted in any way (Ctrl-C, SIGKILL, power loss) resumes after its last recorded shard.
+// Line N records shard N - 1: each line completes exactly one shard of shard_size rows.
 // One writer; not thread-safe.
 #pragma once
 
@@ -18,11 +19,18 @@ struct JournalState {
   std::vector<std::string> manifest_rows;  // manifest lines of the inputs before next_input
 };
 
+// What the journal of a run with these inputs and settings can hold.
+struct JournalBounds {
+  uint64_t inputs = 0;
+  int shard_size = 1;
+};
+
 class RunJournal {
  public:
-  // resume: continue the journal in out_dir (its valid lines are loaded, a torn last line is
-  // cut off); otherwise start an empty one.
-  RunJournal(const std::filesystem::path& out_dir, bool resume);
+  // resume: continue the journal in out_dir (its whole lines are loaded, a torn last line is
+  // cut off); otherwise start an empty one. A whole line that is malformed or does not follow
+  // from the lines before it within bounds throws OutputError ("OUT/journal.jsonl line N: ...").
+  RunJournal(const std::filesystem::path& out_dir, bool resume, const JournalBounds& bounds);
   ~RunJournal();
   RunJournal(const RunJournal&) = delete;
   RunJournal& operator=(const RunJournal&) = delete;
@@ -35,6 +43,9 @@ class RunJournal {
   void remove();
 
  private:
+  // Checks line `number` against the state the lines before it left, then applies it.
+  void load_line(const std::string& line, int number, const JournalBounds& bounds);
+
   std::filesystem::path path_;
   int fd_ = -1;
   JournalState state_;

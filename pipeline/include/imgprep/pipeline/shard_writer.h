@@ -23,7 +23,9 @@ class ShardWriter {
  public:
   // descr: numpy dtype string ("<f4", "<f2", "|u1"); item_shape: one tensor's shape;
   // expected_rows: how many rows will probably come (disk is reserved for them up front);
-  // first_shard: the index of the first shard to write (a resumed run's).
+  // first_shard: the index of the first shard to write (a resumed run's). The shards before it,
+  // recorded by lines 1..first_shard of OUT/journal.jsonl, must be on disk whole, as this
+  // writer would have written them (their label shards too): otherwise throws OutputError.
   ShardWriter(std::filesystem::path dir, int shard_size, std::string descr,
               std::vector<int64_t> item_shape, bool labels, int64_t expected_rows,
               int first_shard = 0);
@@ -44,6 +46,8 @@ class ShardWriter {
 
  private:
   std::vector<int64_t> shape_for(int rows) const;
+  // Throws unless the complete shard `index` (and its labels) is on disk.
+  void check_on_disk(int index) const;
   void open_shard();
   void put(const void* data, size_t size);  // appends bytes to the shard in progress
   void flush_block();

@@ -14,9 +14,9 @@
 
 namespace imgprep {
 
-// Consumes one job at the sink and counts it; sets run.stop when --max-errors is exceeded.
-// Throws what the sink throws (OutputError).
-void sink_job(EngineRun& run, const Job& job);
+// Consumes one job at the sink (which may fail it: its output could not be written) and counts
+// it; sets run.stop when --max-errors is exceeded. Throws what the sink throws (OutputError).
+void sink_job(EngineRun& run, Job& job);
 
 class SinkStage {
  public:
