@@ -10,7 +10,7 @@ set -euo pipefail
 build=(build-essential cmake pkg-config libopencv-dev libtbb-dev libjpeg62-turbo-dev
        libturbojpeg0-dev libpng-dev libexif-dev libcli11-dev nlohmann-json3-dev libgtest-dev)
 test=(python3 python3-numpy python3-pil python3-opencv python3-pytest python3-torchvision
-      python3-jsonschema)
+      python3-jsonschema python3-tifffile clang libclang-rt-14-dev valgrind libjxl-testdata)
 bench=(time libvips-tools imagemagick python3-torch python3-venv)
 
 case "${1:-build}" in
