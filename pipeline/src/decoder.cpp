@@ -82,11 +82,8 @@ void cmyk_to_rgbx(const uint8_t* cmyk, size_t pixels, bool adobe, uint8_t* rgbx)
 void check_pixels(int64_t w, int64_t h, uint64_t max_pixels) {
   if (w <= 0 || h <= 0)
     throw DecodeError("invalid image size " + std::to_string(w) + "x" + std::to_string(h));
-  const uint64_t pixels = static_cast<uint64_t>(w) * static_cast<uint64_t>(h);
-  if (pixels > max_pixels)
-    throw DecodeError("image is " + std::to_string(w) + "x" + std::to_string(h) + " = " +
-                      std::to_string(pixels) + " pixels, over --max-pixels " +
-                      std::to_string(max_pixels));
+  if (std::string error = pixel_limit_error(w, h, max_pixels); !error.empty())
+    throw DecodeError(error);
 }
 
 // The plan is made from the header's size before decoding, so a decoder that disagrees with the

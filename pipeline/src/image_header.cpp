@@ -79,7 +79,49 @@ std::optional<ImageSize> webp_size(std::span<const uint8_t> d) {
   return std::nullopt;
 }
 
+// Markers that stand alone, without a length: SOI, RST0..7 and TEM.
+bool jpeg_marker_without_segment(uint8_t marker) {
+  return marker == 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker == 0x01;
+}
+
+// SOF0..SOF15, but DHT (C4), JPG (C8) and DAC (CC), which share the range.
+bool jpeg_frame_marker(uint8_t marker) {
+  return marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
+}
+
 }  // namespace
+
+std::optional<ImageSize> read_jpeg_size(const ReadAt& read) {
+  // Files with more segments than this before their frame are left to the decoder.
+  constexpr int kMaxSegments = 4096;
+  const auto be16 = [](const uint8_t* p) { return uint32_t(p[0]) << 8 | p[1]; };
+  uint64_t at = 2;  // after SOI
+  uint8_t b[5];
+  for (int segment = 0; segment < kMaxSegments; ++segment) {
+    if (!read(at, b, 4) || b[0] != 0xff) return std::nullopt;
+    const uint8_t marker = b[1];
+    if (marker == 0xff) {  // a fill byte before the marker
+      at += 1;
+    } else if (jpeg_marker_without_segment(marker)) {
+      at += 2;
+    } else if (marker == 0xda || marker == 0xd9) {
+      return std::nullopt;  // scan data or the end before any frame
+    } else if (jpeg_frame_marker(marker)) {  // length, precision, height, width
+      if (!read(at + 4, b, 5)) return std::nullopt;
+      return ImageSize{be16(b + 3), be16(b + 1)};
+    } else {
+      at += 2 + be16(b + 2);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string pixel_limit_error(int64_t width, int64_t height, uint64_t max_pixels) {
+  const uint64_t pixels = static_cast<uint64_t>(width) * static_cast<uint64_t>(height);
+  if (pixels <= max_pixels) return {};
+  return "image is " + std::to_string(width) + "x" + std::to_string(height) + " = " +
+         std::to_string(pixels) + " pixels, over --max-pixels " + std::to_string(max_pixels);
+}
 
 std::optional<ImageSize> read_image_size(ImageFormat format, std::span<const uint8_t> d) {
   switch (format) {

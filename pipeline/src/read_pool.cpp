@@ -20,8 +20,6 @@ namespace {
 constexpr off_t kMaxFileBytes = off_t{2} << 30;
 // Read first: enough for every header but a JPEG's or TIFF's that lies further in.
 constexpr size_t kHeadBytes = size_t{64} << 10;
-// JPEG marker segments walked in search of the frame header before giving up.
-constexpr int kMaxJpegSegments = 4096;
 
 // Opens a regular file of at most 2 GiB; returns an error message, empty on success.
 std::string open_file(const std::filesystem::path& path, int& fd, uint64_t& size) {
@@ -68,48 +66,19 @@ bool bytes_at(int fd, std::span<const uint8_t> head, uint64_t at, uint8_t* dst, 
   return ::pread(fd, dst, n, static_cast<off_t>(at)) == static_cast<ssize_t>(n);
 }
 
-// A JPEG's size, from its frame header (SOFn), found by walking the marker segments before
-// it; those beyond head are read from the file, a few bytes each. nullopt when the walk does
-// not get there: the decoder then has the last word.
-std::optional<ImageSize> jpeg_size(int fd, std::span<const uint8_t> head) {
-  const auto be16 = [](const uint8_t* p) { return uint32_t(p[0]) << 8 | p[1]; };
-  uint64_t at = 2;  // after SOI
-  uint8_t b[5];
-  for (int segment = 0; segment < kMaxJpegSegments; ++segment) {
-    if (!bytes_at(fd, head, at, b, 4) || b[0] != 0xff) return std::nullopt;
-    const uint8_t marker = b[1];
-    if (marker == 0xff) {  // a fill byte before the marker
-      at += 1;
-      continue;
-    }
-    if (marker == 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker == 0x01) {
-      at += 2;  // markers without a segment
-      continue;
-    }
-    if (marker == 0xda || marker == 0xd9) return std::nullopt;  // scan data before any frame
-    const bool frame = marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 &&
-                       marker != 0xcc;
-    if (frame) {  // precision, height, width
-      if (!bytes_at(fd, head, at + 4, b, 5)) return std::nullopt;
-      return ImageSize{be16(b + 3), be16(b + 1)};
-    }
-    at += 2 + be16(b + 2);
-  }
-  return std::nullopt;
-}
-
 // Why the rest of a file whose first bytes are head is not worth reading; empty if it may be.
 // The decoder makes the same checks on the whole file.
 std::string head_problem(int fd, std::span<const uint8_t> head, uint64_t max_pixels) {
   const ImageFormat format = sniff_format(head.first(std::min(head.size(), kSniffBytes)));
   if (format == ImageFormat::unknown) return "not a recognised image format";
   const std::optional<ImageSize> size =
-      format == ImageFormat::jpeg ? jpeg_size(fd, head) : read_image_size(format, head);
+      format == ImageFormat::jpeg
+          ? read_jpeg_size([&](uint64_t at, uint8_t* dst, size_t n) {
+              return bytes_at(fd, head, at, dst, n);
+            })
+          : read_image_size(format, head);
   if (!size || size->width <= 0 || size->height <= 0) return {};
-  const uint64_t pixels = static_cast<uint64_t>(size->width) * static_cast<uint64_t>(size->height);
-  if (pixels <= max_pixels) return {};
-  return "image is " + std::to_string(size->width) + "x" + std::to_string(size->height) + " = " +
-         std::to_string(pixels) + " pixels, over --max-pixels " + std::to_string(max_pixels);
+  return pixel_limit_error(size->width, size->height, max_pixels);
 }
 
 }  // namespace
