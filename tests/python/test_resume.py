@@ -27,12 +27,17 @@ def inputs(tmp_path_factory, sample_dir):
     return write_list(tmp_path_factory.mktemp("list") / "inputs.txt", images * 12)
 
 
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory, inputs):
-    out = tmp_path_factory.mktemp("clean") / "out"
-    subprocess.run([str(IMGPREP), "run", str(inputs), "-o", str(out), *ARGS], check=True,
+def complete_run(tmp_path_factory, name, inputs, args):
+    """OUT of an uninterrupted run, made once per module."""
+    out = tmp_path_factory.mktemp(name) / "out"
+    subprocess.run([str(IMGPREP), "run", str(inputs), "-o", str(out), *args], check=True,
                    capture_output=True, timeout=300)
     return out
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory, inputs):
+    return complete_run(tmp_path_factory, "clean", inputs, ARGS)
 
 
 def start(inputs, out, **kwargs):
@@ -183,10 +188,7 @@ KEPT = 3  # shards the journal records
 
 @pytest.fixture(scope="module")
 def labelled_clean(tmp_path_factory, sample_dir):
-    out = tmp_path_factory.mktemp("labelled") / "out"
-    subprocess.run([str(IMGPREP), "run", str(sample_dir), "-o", str(out), *LABELLED], check=True,
-                   capture_output=True, timeout=300)
-    return out
+    return complete_run(tmp_path_factory, "labelled", sample_dir, LABELLED)
 
 
 def journal_lines(out):
