@@ -23,12 +23,19 @@ namespace imgprep {
 namespace fs = std::filesystem;
 namespace {
 
-// An output error (a full disk, an I/O error) ends the run; the manifest still lists what is
-// complete, where the disk lets it be written (a second error would only hide the first).
-void keep_what_is_complete(OutputSink& sink) {
+// Runs step. An output error (a full disk, an I/O error) ends the run, but first the manifest
+// lists what is complete, where the disk lets it be written (a second error would only hide
+// the first).
+template <class Step>
+auto keeping_what_is_complete(OutputSink& sink, Step step) {
   try {
-    sink.interrupt();
-  } catch (const std::exception&) {
+    return step();
+  } catch (const OutputError&) {
+    try {
+      sink.interrupt();
+    } catch (const std::exception&) {
+    }
+    throw;
   }
 }
 
@@ -261,17 +268,14 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     {
       ProgressReporter progress(stats, options.quiet);
       EngineRun run{inputs.items, options, processor, *sink, stats, stop};
-      try {
+      keeping_what_is_complete(*sink, [&] {
         if (engine.gpu)
           run_gpu_engine(run, options.device, options.batch);
         else if (options.cpu_engine == CpuEngine::procs)
           run_procs_engine(run);
         else
           run_tbb_engine(run);
-      } catch (const OutputError&) {
-        keep_what_is_complete(*sink);
-        throw;
-      }
+      });
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -287,13 +291,7 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
             << (options.output / "manifest.jsonl").string() << "\n";
       return 128 + sig;
     }
-    nlohmann::json output;
-    try {
-      output = sink->finish();
-    } catch (const OutputError&) {
-      keep_what_is_complete(*sink);
-      throw;
-    }
+    const nlohmann::json output = keeping_what_is_complete(*sink, [&] { return sink->finish(); });
     if (!inputs.classes.empty())
       AtomicFile::write_file(options.output / "classes.json",
                              json_text(nlohmann::json(inputs.classes), 2) + "\n");
