@@ -1,9 +1,13 @@
 // imgprep: image folders to training-ready tensors.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <iostream>
+#include <numeric>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "imgprep/pipeline/bench.h"
 #include "imgprep/pipeline/procs_engine.h"
@@ -48,6 +52,80 @@ struct BenchFlags {
   static constexpr int kMaxRuns = 1000;
 };
 
+constexpr const char* kRunExamples = R"(Examples:
+  imgprep run photos -o out --preset imagenet
+      3x224x224 float32 npy shards, labelled by the first-level folders
+  imgprep run photos -o thumbs --format images --resize longer:512 --image-format webp
+      resized image files in the same tree
+  imgprep run photos -o out --preset clip --dry-run
+      what a run would process and write, decoding and writing nothing)";
+
+constexpr const char* kBenchExamples = R"(Example:
+  imgprep bench photos --preset imagenet --tiers tbb,procs --repeat 3)";
+
+// The Levenshtein distance: single-character insertions, deletions and substitutions.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  std::iota(row.begin(), row.end(), size_t{0});
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0]++;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row.back();
+}
+
+// The option an argument names ("--resize=x": "--resize", "-oOUT": "-o"); empty for values,
+// negative numbers among them.
+std::string option_name(const std::string& arg) {
+  if (arg.size() < 2 || arg[0] != '-' || arg == "--") return "";
+  if (arg[1] == '-') return arg.substr(0, arg.find('='));
+  return std::isalpha(static_cast<unsigned char>(arg[1])) ? arg.substr(0, 2) : "";
+}
+
+// The option of command closest to name, if it is close enough to be a typo of it: a third of
+// its characters at most, so a one-letter option ("-o" for -q) is never a typo of another.
+std::string closest_option(const CLI::App& command, const std::string& name) {
+  std::string best;
+  size_t best_distance = name.size() / 3 + 1;
+  for (const CLI::Option* option : command.get_options()) {
+    std::vector<std::string> names;
+    for (const std::string& l : option->get_lnames()) names.push_back("--" + l);
+    for (const std::string& s : option->get_snames()) names.push_back("-" + s);
+    for (const std::string& candidate : names)
+      if (const size_t d = edit_distance(name, candidate); d < best_distance) {
+        best = candidate;
+        best_distance = d;
+      }
+  }
+  return best;
+}
+
+// Why the command line was refused. An option that the command does not have comes first, with
+// the command's closest option when it looks like a typo of it.
+std::string parse_error_message(const CLI::App& app, const std::vector<std::string>& args,
+                                const CLI::ParseError& error) {
+  const std::vector<const CLI::App*> commands = app.get_subcommands({});
+  const CLI::App* command = nullptr;
+  auto at = args.begin();
+  for (; at != args.end() && !command; ++at)
+    for (const CLI::App* c : commands)
+      if (c->check_name(*at)) command = c;
+  if (!command) return std::string(error.what()) + " (see imgprep --help)";
+  const std::string see = " (see imgprep " + command->get_name() + " --help)";
+  for (auto arg = at; arg != args.end(); ++arg) {
+    const std::string name = option_name(*arg);
+    if (name.empty() || command->get_option_no_throw(name) != nullptr) continue;
+    const std::string closest = closest_option(*command, name);
+    return "unknown option " + name + (closest.empty() ? "" : "; did you mean " + closest + "?") +
+           see;
+  }
+  return error.what() + see;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,10 +139,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   CLI::App* run = app.add_subcommand("run", "preprocess INPUT into OUT");
   imgprep::RunOptionsParser run_options(*run, imgprep::RunOptionsParser::For::run);
+  run->footer(kRunExamples);
   CLI::App* bench = app.add_subcommand(
       "bench", "measure every parallelism tier on INPUT with the same preprocessing");
   imgprep::RunOptionsParser bench_options(*bench, imgprep::RunOptionsParser::For::bench);
   BenchFlags bench_flags(*bench);
+  bench->footer(kBenchExamples);
 
   try {
     app.parse(argc, argv);
@@ -75,7 +155,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "imgprep: " << e.what() << " (see imgprep --help)\n";
+    std::cerr << "imgprep: " << parse_error_message(app, {argv + 1, argv + argc}, e) << "\n";
     return imgprep::kExitUsage;
   }
   try {

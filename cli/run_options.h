@@ -17,7 +17,8 @@ class RunOptionsParser {
   // Adds INPUT and every preprocessing and parallelism option to `command`; for run also
   // -o/--output, the engine choice, --shard-size, --max-errors and --resume.
   RunOptionsParser(CLI::App& command, For use);
-  // After parsing: the resolved options. Throws UsageError.
+  // After parsing: the resolved options. Throws UsageError, also for an option given
+  // explicitly that the chosen output or engine does not use.
   Options resolve() const;
 
  private:
@@ -26,8 +27,11 @@ class RunOptionsParser {
            std::function<void(Options&, const T&)> apply);
   void add_flag(const std::string& name, const std::string& help,
                 std::function<void(Options&)> apply);
+  void refuse_inapplicable(const Options& options) const;
 
   CLI::App& command_;
+  std::string group_ = "Inputs";  // the help's group of the options added next
+  For use_;
   std::string input_, output_, preset_;
   // Each given option applies itself to Options after the preset.
   std::vector<std::function<void(Options&)>> appliers_;

@@ -5,8 +5,8 @@
 // must be byte-identical.
 //
 // Input layout: byte 0 picks the option set (kOptionSets, modulo their count), byte 1 holds
-// flags (bit 0: decode only the window the plan reads, as the engines do; bit 1: shrink-on-load;
-// bit 2: EXIF orientation), the rest is the image file.
+// flags (bit 0: decode only the window the plan reads, as the engines do; bit 1: shrink-on-load,
+// auto or with bit 3 max; bit 2: EXIF orientation), the rest is the image file.
 //
 // Expected outcome for bad input: DecodeError. Findings: crashes, sanitizer reports, any other
 // exception, a plan that reads outside the decoded pixels, a CPU/host-reference mismatch. All
@@ -132,7 +132,9 @@ void run_one(const OptionSet& set, uint8_t flags, std::span<const uint8_t> file)
   const Options& options = set.options;
   DecodeOptions decode;
   decode.exif = (flags & 4) != 0;
-  decode.shrink_on_load = (flags & 2) != 0;
+  decode.shrink_on_load = (flags & 2) == 0 ? ShrinkOnLoad::off
+                          : (flags & 8) != 0 ? ShrinkOnLoad::max
+                                             : ShrinkOnLoad::automatic;
   decode.max_pixels = options.max_pixels;
   decode.resize = options.resize;
   decode.crop = options.crop;

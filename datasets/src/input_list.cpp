@@ -9,7 +9,10 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "imgprep/datasets/image_format.h"
 
@@ -82,25 +85,58 @@ class FolderWalk {
   std::set<FolderId> visited_;  // folders on the current path, for loops
 };
 
-void label_by_first_level_folder(InputList& list) {
-  std::map<std::string, int64_t> class_index;
+// --classes: the file and its names in label order. Without one (no file) class names are
+// numbered in sorted order.
+struct ClassOrder {
+  fs::path file;
+  std::vector<std::string> names;
+};
+
+// Why classes that --classes does not name refuse the run: a partial data set whose missing
+// classes nobody notices is worse than no run. The first few names, and how many.
+std::string unknown_classes(const std::vector<std::string>& unknown, const fs::path& file) {
+  constexpr size_t kShown = 5;
+  std::string text = std::to_string(unknown.size()) +
+                     (unknown.size() == 1 ? " class is" : " classes are") + " not in --classes " +
+                     file.string() + ":";
+  for (size_t i = 0; i < unknown.size() && i < kShown; ++i)
+    text += (i == 0 ? " '" : ", '") + unknown[i] + "'";
+  if (unknown.size() > kShown) text += " and " + std::to_string(unknown.size() - kShown) + " more";
+  return text;
+}
+
+// The label of each class name the inputs have: its place in --classes, or in sorted order;
+// list.classes becomes the label -> name table.
+std::map<std::string, int64_t> number_classes(const std::set<std::string>& names,
+                                              const ClassOrder& order, InputList& list) {
+  list.classes = order.file.empty() ? std::vector<std::string>(names.begin(), names.end())
+                                    : order.names;
+  std::map<std::string, int64_t> label;
+  for (size_t i = 0; i < list.classes.size(); ++i)
+    label.emplace(list.classes[i], static_cast<int64_t>(i));
+  std::vector<std::string> unknown;
+  for (const std::string& name : names)
+    if (label.count(name) == 0) unknown.push_back(name);
+  if (!unknown.empty()) throw InputError(unknown_classes(unknown, order.file));
+  return label;
+}
+
+void label_by_first_level_folder(InputList& list, const ClassOrder& order) {
+  std::set<std::string> names;
   for (const InputItem& item : list.items) {
     const size_t slash = item.rel.find('/');
-    if (slash != std::string::npos) class_index.emplace(item.rel.substr(0, slash), 0);
+    if (slash != std::string::npos) names.insert(item.rel.substr(0, slash));
   }
-  if (class_index.empty()) return;
-  for (auto& [name, index] : class_index) {
-    index = static_cast<int64_t>(list.classes.size());
-    list.classes.push_back(name);
-  }
+  if (names.empty()) return;
+  const std::map<std::string, int64_t> label = number_classes(names, order, list);
   for (InputItem& item : list.items) {
     const size_t slash = item.rel.find('/');
-    if (slash != std::string::npos) item.label = class_index.at(item.rel.substr(0, slash));
+    if (slash != std::string::npos) item.label = label.at(item.rel.substr(0, slash));
   }
   list.has_labels = true;
 }
 
-InputList list_folder(const fs::path& root, const fs::path& exclude) {
+InputList list_folder(const fs::path& root, const fs::path& exclude, const ClassOrder& order) {
   std::optional<FolderId> excluded;
   struct stat st;
   if (!exclude.empty() && ::stat(exclude.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
@@ -109,7 +145,7 @@ InputList list_folder(const fs::path& root, const fs::path& exclude) {
   FolderWalk(list, excluded).walk(root, "");
   std::sort(list.items.begin(), list.items.end(),
             [](const InputItem& a, const InputItem& b) { return a.rel < b.rel; });
-  label_by_first_level_folder(list);
+  label_by_first_level_folder(list, order);
   return list;
 }
 
@@ -247,10 +283,11 @@ std::string mixed_labels(const std::vector<ListLine>& lines, const std::vector<s
   return text;
 }
 
-// Integer labels are kept as written; class names are numbered in sorted order. A column with
-// both is refused rather than guessed at.
+// Integer labels are kept as written; class names are numbered in sorted order or as --classes
+// orders them. A column with both is refused rather than guessed at, and so are integers with
+// --classes, which would leave them as written while the user expects them mapped.
 void assign_labels(InputList& list, const std::vector<ListLine>& lines,
-                   const fs::path& list_path) {
+                   const fs::path& list_path, const ClassOrder& order) {
   std::vector<size_t> of_kind[3];
   for (size_t i = 0; i < lines.size(); ++i) {
     const LabelKind kind =
@@ -264,17 +301,18 @@ void assign_labels(InputList& list, const std::vector<ListLine>& lines,
                                 [](const ListLine& line) { return !line.label.empty(); });
   if (!ints.empty() && !names.empty())
     throw InputError(mixed_labels(lines, ints, names, list_path));
+  if (!ints.empty() && !order.file.empty())
+    throw InputError(where(list_path, lines[ints[0]].number) + "label '" +
+                     lines[ints[0]].label + "' is an integer; --classes " + order.file.string() +
+                     " numbers class names, and integer labels are kept as written");
   if (names.empty()) return;
-  std::set<std::string> sorted;
-  for (size_t i : names) sorted.insert(lines[i].label);
-  list.classes.assign(sorted.begin(), sorted.end());
-  for (size_t i : names)
-    list.items[i].label =
-        std::lower_bound(list.classes.begin(), list.classes.end(), lines[i].label) -
-        list.classes.begin();
+  std::set<std::string> distinct;
+  for (size_t i : names) distinct.insert(lines[i].label);
+  const std::map<std::string, int64_t> label = number_classes(distinct, order, list);
+  for (size_t i : names) list.items[i].label = label.at(lines[i].label);
 }
 
-InputList list_file(const fs::path& list_path) {
+InputList list_file(const fs::path& list_path, const ClassOrder& order) {
   if (sniffs_as_image(list_path))
     throw InputError("INPUT is an image, not a folder or a list file: " + list_path.string());
   const std::vector<ListLine> lines = read_list_lines(list_path);
@@ -284,26 +322,76 @@ InputList list_file(const fs::path& list_path) {
     if (resolved.is_relative()) resolved = list_path.parent_path() / resolved;
     list.items.push_back({resolved, line.path, kNoLabel});
   }
-  assign_labels(list, lines, list_path);
+  assign_labels(list, lines, list_path, order);
   return list;
+}
+
+// A classes.json: a JSON array of strings.
+std::vector<std::string> class_names_from_json(const std::string& text, const fs::path& file) {
+  const nlohmann::json names = nlohmann::json::parse(text, nullptr, false);
+  if (names.is_discarded() || !names.is_array())
+    throw InputError(file.string() + ": starts with '[' but is not a JSON array of class names");
+  std::vector<std::string> out;
+  for (const nlohmann::json& name : names) {
+    if (!name.is_string())
+      throw InputError(file.string() + ": entry " + std::to_string(out.size() + 1) +
+                       " is not a string; expected a JSON array of class names");
+    out.push_back(name.get<std::string>());
+  }
+  return out;
 }
 
 }  // namespace
 
-InputList list_inputs(const fs::path& input, const ShardSpec& shard, const fs::path& exclude) {
+std::string no_images_in(const fs::path& input) { return "no images in " + input.string(); }
+
+std::vector<std::string> read_class_names(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError("cannot read --classes file " + file.string());
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // UTF-8 BOM
+  if (text.find('\0') != std::string::npos)
+    throw InputError(file.string() + ": holds a NUL byte; --classes files are UTF-8 text");
+  std::vector<std::string> names;
+  if (trim(text).rfind('[', 0) == 0) {
+    names = class_names_from_json(text, file);
+  } else {
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+      if (!(line = trim(line)).empty()) names.push_back(line);  // trim drops CRLF's \r
+  }
+  if (names.empty()) throw InputError(file.string() + ": names no classes");
+  std::set<std::string> seen;
+  for (const std::string& name : names) {
+    if (name.empty()) throw InputError(file.string() + ": a class name is empty");
+    if (!seen.insert(name).second)
+      throw InputError(file.string() + ": class '" + name + "' is named twice");
+  }
+  return names;
+}
+
+InputList list_inputs(const fs::path& input, const ShardSpec& shard, const fs::path& exclude,
+                      const fs::path& classes_file) {
   if (shard.count < 1 || shard.index < 0 || shard.index >= shard.count)
     throw InputError("--shard K/N needs 0 <= K < N");
   std::error_code ec;
   const fs::file_status status = fs::status(input, ec);
   if (ec || !fs::exists(status)) throw InputError("INPUT does not exist: " + input.string());
+  ClassOrder order{classes_file, {}};
+  if (!classes_file.empty()) order.names = read_class_names(classes_file);
   InputList list;
   if (fs::is_directory(status))
-    list = list_folder(input, exclude);
+    list = list_folder(input, exclude, order);
   else if (fs::is_regular_file(status))
-    list = list_file(input);
+    list = list_file(input, order);
   else
     throw InputError("INPUT is neither a folder nor a list file: " + input.string());
+  if (list.items.empty()) throw InputError(no_images_in(input));
+  if (!order.file.empty()) list.classes = order.names;  // all of them, whichever the inputs use
 
+  list.unsliced = list.items.size();
   if (shard.count > 1) {
     const size_t n = list.items.size();
     const size_t begin = n * shard.index / shard.count;

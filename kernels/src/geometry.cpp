@@ -27,6 +27,7 @@ Placement place(int src_w, int src_h, const ResizeSpec& resize, const CropSpec& 
     case ResizeMode::longer: {
       const bool w_short = src_w <= src_h;
       const int s = std::min(src_w, src_h), l = std::max(src_w, src_h);
+      if (resize.no_upscale && (resize.mode == ResizeMode::shorter ? s : l) <= resize.size) break;
       // Absurd aspect ratios are clamped rather than overflowing int.
       constexpr double kMaxSide = 1 << 30;
       int new_s, new_l;
@@ -44,12 +45,13 @@ Placement place(int src_w, int src_h, const ResizeSpec& resize, const CropSpec& 
       break;
     }
     case ResizeMode::stretch:
-      w = resize.width;
-      h = resize.height;
+      w = resize.no_upscale ? std::min(resize.width, src_w) : resize.width;
+      h = resize.no_upscale ? std::min(resize.height, src_h) : resize.height;
       break;
     case ResizeMode::letterbox: {
-      const double r = std::min(static_cast<double>(resize.width) / src_w,
-                                static_cast<double>(resize.height) / src_h);
+      const double r = std::min({static_cast<double>(resize.width) / src_w,
+                                 static_cast<double>(resize.height) / src_h,
+                                 resize.no_upscale ? 1.0 : HUGE_VAL});
       w = std::max(round_half_even(src_w * r), 1);
       h = std::max(round_half_even(src_h * r), 1);
       p.resized_w = w;
@@ -81,7 +83,7 @@ Placement place(int src_w, int src_h, const ResizeSpec& resize, const CropSpec& 
 }
 
 bool has_fixed_output_size(const ResizeSpec& resize, const CropSpec& crop) {
-  return crop.center || resize.mode == ResizeMode::stretch ||
+  return crop.center || (resize.mode == ResizeMode::stretch && !resize.no_upscale) ||
          resize.mode == ResizeMode::letterbox;
 }
 

@@ -207,7 +207,7 @@ int bench_command(const Options& options, const BenchOptions& bench, std::ostrea
     if (bench.tiers.empty()) throw UsageError("--tiers: no tier given");
     configure_codecs(options.max_pixels);
     const InputList inputs = list_inputs(options.input, options.shard);
-    if (inputs.items.empty()) throw InputError("no images in " + options.input.string());
+    if (inputs.items.empty()) throw InputError(no_images_in(options.input));  // an empty slice
 
     nlohmann::json config = to_json(options);
     config.erase("output");

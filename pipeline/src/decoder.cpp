@@ -123,11 +123,13 @@ Decoder::Decoder() : jpeg_(std::make_unique<Jpeg>()) {}
 Decoder::~Decoder() = default;
 
 int Decoder::shrink_factor(int width, int height, const DecodeOptions& options) {
-  if (!options.shrink_on_load || options.resize.mode == ResizeMode::none) return 1;
+  if (options.shrink_on_load == ShrinkOnLoad::off || options.resize.mode == ResizeMode::none)
+    return 1;
   const Placement p = place(width, height, options.resize, options.crop);
+  const int64_t gap = options.shrink_on_load == ShrinkOnLoad::max ? 1 : kReducingGap;
   for (int d : {8, 4, 2}) {
-    const int sw = (width + d - 1) / d, sh = (height + d - 1) / d;
-    if (sw >= p.resized_w && sh >= p.resized_h) return d;
+    const int64_t sw = (width + d - 1) / d, sh = (height + d - 1) / d;
+    if (sw >= gap * p.resized_w && sh >= gap * p.resized_h) return d;
   }
   return 1;
 }
@@ -183,6 +185,7 @@ void Decoder::open_jpeg(const DecodeOptions& options) {
 
 void Decoder::decode(DecodedImage& out, std::optional<Region> region) {
   out.warning.clear();
+  out.icc_profile.clear();
   out.source_width = info_.width;
   out.source_height = info_.height;
   set_whole(out, info_);
@@ -234,6 +237,7 @@ void Decoder::decode_jpeg(DecodedImage& out, const std::optional<Region>& region
     throw DecodeError("JPEG: " + r.message());
   if (r.truncated()) throw DecodeError("truncated JPEG: " + r.warnings());
   out.warning = r.warnings();
+  out.icc_profile = r.icc_profile();
   out.width = w;
   out.height = want.height;
   out.origin_x = x;
@@ -252,6 +256,7 @@ void Decoder::decode_png(DecodedImage& out) {
   out.width = png.width;
   out.height = png.height;
   out.warning = png.warning;
+  out.icc_profile = png.icc_profile;
   check_decoded_size(out, info_);
 }
 

@@ -1,5 +1,6 @@
 #include "imgprep/pipeline/image_processor.h"
 
+#include "imgprep/pipeline/icc_profile.h"
 #include "imgprep/pipeline/opencv_codecs.h"
 
 namespace imgprep {
@@ -76,7 +77,7 @@ void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
     spec.height = placement.out_h;
     job.output.resize(spec.bytes());
     s.resampler.run(s.image, s.plan, spec, job.output.data());
-    if (options_.format == OutputFormat::images) finish_output(job, spec);
+    if (options_.format == OutputFormat::images) finish_output(job, spec, s.image.icc_profile);
   });
 }
 
@@ -95,17 +96,22 @@ void ImageProcessor::finish_output(Job& job) const {
   spec.width = job.out_w;
   spec.height = job.out_h;
   try {
-    finish_output(job, spec);
+    finish_output(job, spec, job.decoded.icc_profile);
   } catch (const std::exception& e) {
     job.error = std::string("cannot encode: ") + e.what();
   }
 }
 
-void ImageProcessor::finish_output(Job& job, const OutputSpec& spec) const {
+// The image file keeps the input's colour profile unless --strip, as libvips does; a profile
+// of another colour space than the RGB pixels (gray, CMYK) is left out.
+void ImageProcessor::finish_output(Job& job, const OutputSpec& spec,
+                                   const std::string& icc_profile) const {
   if (options_.format != OutputFormat::images) return;
+  const std::string ext = "." + options_.image_format;
   Bytes encoded;
-  opencv_encode(job.output.data(), spec.width, spec.height, "." + options_.image_format,
-                options_.quality, encoded);
+  opencv_encode(job.output.data(), spec.width, spec.height, ext, options_.quality, encoded);
+  if (!options_.strip && is_rgb_icc_profile(icc_profile))
+    embed_icc_profile(encoded, ext, spec.width, spec.height, icc_profile);
   job.output.swap(encoded);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <csetjmp>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 // jpeglib.h needs size_t and FILE declared first.
@@ -17,6 +18,7 @@ struct JpegReader::State {
   std::jmp_buf jump{};
   std::string message;
   std::string warnings;
+  std::string icc_profile;
   bool truncated = false;
   std::span<const uint8_t> data;  // the image's bytes
   size_t scan_start = 0;          // where the first scan's entropy-coded data begins
@@ -83,6 +85,7 @@ bool JpegReader::read_header(std::span<const uint8_t> data) {
   s.warnings.clear();
   s.message.clear();
   s.truncated = false;
+  s.icc_profile.clear();
   if (setjmp(s.jump)) {
     jpeg_abort_decompress(&s.cinfo);
     return false;
@@ -94,8 +97,16 @@ bool JpegReader::read_header(std::span<const uint8_t> data) {
   jpeg_destroy_decompress(&s.cinfo);
   jpeg_create_decompress(&s.cinfo);  // keeps err and client_data
   jpeg_save_markers(&s.cinfo, JPEG_APP0 + 1, 0xffff);
+  jpeg_save_markers(&s.cinfo, JPEG_APP0 + 2, 0xffff);
   jpeg_mem_src(&s.cinfo, data.data(), static_cast<unsigned long>(data.size()));
   jpeg_read_header(&s.cinfo, TRUE);
+  // Joins the segments in their numbered order; malformed ones give a warning and no profile.
+  JOCTET* icc = nullptr;
+  unsigned int icc_size = 0;
+  if (jpeg_read_icc_profile(&s.cinfo, &icc, &icc_size)) {
+    s.icc_profile.assign(reinterpret_cast<const char*>(icc), icc_size);
+    std::free(icc);
+  }
   s.data = data;
   s.scan_start = static_cast<size_t>(s.cinfo.src->next_input_byte - data.data());
   return true;
@@ -115,6 +126,8 @@ std::span<const uint8_t> JpegReader::exif() const {
       return {m->data, m->data_length};
   return {};
 }
+
+const std::string& JpegReader::icc_profile() const { return s_->icc_profile; }
 
 bool JpegReader::prepare(int denom, int& out_width, int& out_height) {
   State& s = *s_;

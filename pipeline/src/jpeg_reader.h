@@ -25,6 +25,8 @@ class JpegReader {
   bool cmyk() const;   // CMYK or YCCK: decoded as 4-channel CMYK
   bool adobe() const;  // an Adobe APP14 marker: CMYK samples are stored inverted
   std::span<const uint8_t> exif() const;  // APP1 payload starting "Exif\0\0", or empty
+  // The ICC profile from the APP2 ICC_PROFILE segments, or empty (also for malformed ones).
+  const std::string& icc_profile() const;
 
   // Sets the scale 1/denom and the output colour (RGBX, or CMYK for cmyk()); gives the size.
   bool prepare(int denom, int& out_width, int& out_height);

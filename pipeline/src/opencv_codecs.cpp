@@ -2,9 +2,12 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
+#include <vector>
 
 #include "opencv_codecs_plugin.h"
 
@@ -19,20 +22,41 @@ struct Plugin {
   std::string error;
 };
 
-// Next to the executable first (build/bin, or an install's bin), then the loader's search path.
+// Where the plugin may be, in order: an install's PREFIX/lib/imgprep for PREFIX/bin/imgprep,
+// then beside the executable (the build tree's bin), both from the executable's real path (so
+// a copied or symlinked install works), then the loader's search path.
+std::vector<std::filesystem::path> plugin_folders() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  return {exe.parent_path().parent_path() / "lib" / "imgprep", exe.parent_path()};
+}
+
+// Loads the first plugin found; the reason it cannot be loaded is that of the first file that
+// exists (a missing library it needs, say), else the loader's.
+void* load_plugin(std::string& error) {
+  std::string looked_in, reason;
+  for (const std::filesystem::path& folder : plugin_folders()) {
+    const std::filesystem::path file = folder / kPlugin;
+    if (void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL)) return handle;
+    const std::string why = dlerror();
+    if (reason.empty() && std::filesystem::exists(file)) reason = why;
+    looked_in += folder.string() + ", ";
+  }
+  if (void* handle = dlopen(kPlugin, RTLD_NOW | RTLD_LOCAL)) return handle;
+  const std::string why = dlerror();
+  if (reason.empty()) reason = why;
+  error = std::string("cannot load the OpenCV codecs plugin ") + kPlugin + " (looked in " +
+          looked_in + "then the loader's search path): " + reason;
+  return nullptr;
+}
+
 const Plugin& plugin() {
   static Plugin p;
   static std::once_flag once;
   std::call_once(once, [] {
-    std::error_code ec;
-    const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-    void* handle = nullptr;
-    if (!ec) handle = dlopen((exe.parent_path() / kPlugin).c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle) handle = dlopen(kPlugin, RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-      p.error = std::string("OpenCV codecs unavailable: ") + dlerror();
-      return;
-    }
+    void* handle = load_plugin(p.error);
+    if (!handle) return;
     p.decode = reinterpret_cast<decltype(p.decode)>(dlsym(handle, "imgprep_cv_decode"));
     p.encode = reinterpret_cast<decltype(p.encode)>(dlsym(handle, "imgprep_cv_encode"));
     if (!p.decode || !p.encode) p.error = std::string("OpenCV codecs plugin is incomplete");
@@ -53,6 +77,14 @@ uint8_t* grow(void* context, size_t size) noexcept {
 }
 
 }  // namespace
+
+void require_opencv_codecs() { plugin(); }
+
+bool opencv_decodes(const std::filesystem::path& path) {
+  std::string ext = path.extension().string();
+  std::ranges::transform(ext, ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".bmp" || ext == ".webp" || ext == ".tif" || ext == ".tiff";
+}
 
 std::pair<int, int> opencv_decode(std::span<const uint8_t> bytes, Bytes& pixels) {
   char error[256] = {};

@@ -67,6 +67,8 @@ constexpr Named<DType> kDTypes[] = {
 constexpr Named<Engine> kEngines[] = {
     {Engine::automatic, "auto"}, {Engine::cpu, "cpu"}, {Engine::gpu, "gpu"}};
 constexpr Named<CpuEngine> kCpuEngines[] = {{CpuEngine::tbb, "tbb"}, {CpuEngine::procs, "procs"}};
+constexpr Named<ShrinkOnLoad> kShrinks[] = {
+    {ShrinkOnLoad::off, "off"}, {ShrinkOnLoad::automatic, "auto"}, {ShrinkOnLoad::max, "max"}};
 constexpr Named<OutputFormat> kFormats[] = {
     {OutputFormat::npy, "npy"}, {OutputFormat::images, "images"}};
 constexpr Named<bool> kChannels[] = {{false, "rgb"}, {true, "bgr"}};
@@ -193,21 +195,29 @@ void apply_preset(Options& o, const std::string& name) {
   o.preset = name;
 }
 
-ResizeSpec parse_resize(const std::string& text) {
+ResizeSpec parse_resize(const std::string& given) {
   ResizeSpec r;
-  if (text == "none") return r;
+  if (given == "none") return r;
+  // ImageMagick's '>': only shrink larger images.
+  r.no_upscale = given.ends_with('>');
+  const std::string text = given.substr(0, given.size() - (r.no_upscale ? 1 : 0));
   const size_t colon = text.find(':');
   const std::string kind = colon == std::string::npos ? "" : text.substr(0, colon);
   const std::string arg = colon == std::string::npos ? text : text.substr(colon + 1);
   if (kind == "shorter" || kind == "longer") {
     r.mode = kind == "shorter" ? ResizeMode::shorter : ResizeMode::longer;
     r.size = parse_positive(arg, "--resize");
+  } else if (kind.empty() && !text.empty() &&
+             text.find_first_not_of("0123456789") == std::string::npos) {
+    // A bare number is how torchvision's Resize(S) reads: name its spelling here.
+    throw UsageError("--resize: expected shorter:S, longer:S, WxH or letterbox:WxH, got '" +
+                     given + "' (torchvision's Resize(" + text + ") is shorter:" + text + ")");
   } else if (kind == "letterbox" || kind.empty()) {
     r.mode = kind.empty() ? ResizeMode::stretch : ResizeMode::letterbox;
     std::tie(r.width, r.height) = parse_wxh(arg, "--resize");
   } else {
     throw UsageError("--resize: expected shorter:S, longer:S, WxH or letterbox:WxH, got '" +
-                     text + "'");
+                     given + "'");
   }
   return r;
 }
@@ -262,13 +272,14 @@ ShardSpec parse_shard(const std::string& text) {
 }
 
 std::string to_string(const ResizeSpec& r) {
+  const std::string wxh = std::to_string(r.width) + "x" + std::to_string(r.height);
+  const std::string shrink_only = r.no_upscale ? ">" : "";
   switch (r.mode) {
     case ResizeMode::none: return "none";
-    case ResizeMode::shorter: return "shorter:" + std::to_string(r.size);
-    case ResizeMode::longer: return "longer:" + std::to_string(r.size);
-    case ResizeMode::stretch: return std::to_string(r.width) + "x" + std::to_string(r.height);
-    case ResizeMode::letterbox:
-      return "letterbox:" + std::to_string(r.width) + "x" + std::to_string(r.height);
+    case ResizeMode::shorter: return "shorter:" + std::to_string(r.size) + shrink_only;
+    case ResizeMode::longer: return "longer:" + std::to_string(r.size) + shrink_only;
+    case ResizeMode::stretch: return wxh + shrink_only;
+    case ResizeMode::letterbox: return "letterbox:" + wxh + shrink_only;
   }
   return "none";
 }
@@ -289,6 +300,10 @@ const char* to_string(CpuEngine engine) { return name_of(kCpuEngines, engine); }
 CpuEngine parse_cpu_engine(const std::string& text) {
   return parse_name(kCpuEngines, text, "--cpu-engine");
 }
+const char* to_string(ShrinkOnLoad shrink) { return name_of(kShrinks, shrink); }
+ShrinkOnLoad parse_shrink_on_load(const std::string& text) {
+  return parse_name(kShrinks, text, "--shrink-on-load");
+}
 const char* to_string(OutputFormat format) { return name_of(kFormats, format); }
 OutputFormat parse_format(const std::string& text) {
   return parse_name(kFormats, text, "--format");
@@ -301,10 +316,12 @@ bool parse_channels_bgr(const std::string& text) {
 void validate(const Options& o) {
   if (o.resume && o.format != OutputFormat::npy)
     throw UsageError("--resume continues npy shards; --format images has none to resume");
+  if (o.resize.mode == ResizeMode::none && o.resize.no_upscale)
+    throw UsageError("--no-upscale needs a --resize (shorter:S, longer:S, WxH or letterbox:WxH)");
   if (o.format == OutputFormat::npy && !has_fixed_output_size(o.resize, o.crop))
     throw UsageError(
         "npy shards need one output size for every image: add --crop center:WxH, use "
-        "--resize WxH or letterbox:WxH, or a --preset");
+        "--resize WxH (not shrink-only) or letterbox:WxH, or a --preset");
   validate_geometry(o.resize, o.crop);
   check_range(o.threads, 0, kMaxThreads, "--threads", " (0: all cores)");
   check_range(o.io_threads, 1, kMaxThreads, "--io-threads");
@@ -334,7 +351,7 @@ nlohmann::json output_settings(const Options& o) {
   for (const char* key :
        {"input", "exif", "shrink_on_load", "max_pixels", "resize", "crop", "interp", "antialias",
         "pad_value", "channels", "scale", "mean", "std", "layout", "dtype", "format", "shard_size",
-        "image_format", "quality", "shard"})
+        "image_format", "quality", "strip", "shard", "classes"})
     settings[key] = all[key];
   return settings;
 }
@@ -354,7 +371,7 @@ nlohmann::json to_json(const Options& o) {
       {"timeout_per_image", o.timeout_per_image},
       {"io_latency_ms", o.io_latency_ms},
       {"exif", o.exif},
-      {"shrink_on_load", o.shrink_on_load},
+      {"shrink_on_load", to_string(o.shrink_on_load)},
       {"max_pixels", o.max_pixels},
       {"resize", to_string(o.resize)},
       {"crop", to_string(o.crop)},
@@ -371,7 +388,9 @@ nlohmann::json to_json(const Options& o) {
       {"shard_size", o.shard_size},
       {"image_format", o.image_format},
       {"quality", o.quality},
+      {"strip", o.strip},
       {"shard", std::to_string(o.shard.index) + "/" + std::to_string(o.shard.count)},
+      {"classes", o.classes.string()},
       {"max_errors", o.max_errors},
       {"preset", o.preset},
   };
@@ -392,7 +411,7 @@ Options from_json(const nlohmann::json& j) {
   j.at("timeout_per_image").get_to(o.timeout_per_image);
   j.at("io_latency_ms").get_to(o.io_latency_ms);
   j.at("exif").get_to(o.exif);
-  j.at("shrink_on_load").get_to(o.shrink_on_load);
+  o.shrink_on_load = parse_shrink_on_load(j.at("shrink_on_load").get<std::string>());
   j.at("max_pixels").get_to(o.max_pixels);
   o.resize = parse_resize(j.at("resize").get<std::string>());
   o.crop = parse_crop(j.at("crop").get<std::string>());
@@ -409,7 +428,9 @@ Options from_json(const nlohmann::json& j) {
   j.at("shard_size").get_to(o.shard_size);
   j.at("image_format").get_to(o.image_format);
   j.at("quality").get_to(o.quality);
+  j.at("strip").get_to(o.strip);
   o.shard = parse_shard(j.at("shard").get<std::string>());
+  o.classes = j.at("classes").get<std::string>();
   j.at("max_errors").get_to(o.max_errors);
   j.at("preset").get_to(o.preset);
   return o;

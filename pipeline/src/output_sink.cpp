@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
@@ -40,6 +41,12 @@ const char* npy_descr(DType dtype) {
     case DType::uint8: return "|u1";
   }
   return "<f4";
+}
+
+// A tensor's shape in a shard, without the row dimension.
+std::vector<int64_t> item_shape(const OutputSpec& s) {
+  if (s.layout == Layout::nchw) return {OutputSpec::kChannels, s.height, s.width};
+  return {s.height, s.width, OutputSpec::kChannels};
 }
 
 // Removes shards a previous, larger run left behind, so OUT describes this run only.
@@ -106,11 +113,6 @@ class NpySink : public OutputSink {
   }
 
  private:
-  static std::vector<int64_t> item_shape(const OutputSpec& s) {
-    if (s.layout == Layout::nchw) return {OutputSpec::kChannels, s.height, s.width};
-    return {s.height, s.width, OutputSpec::kChannels};
-  }
-
   fs::path dir_;
   OutputSpec spec_;
   RunJournal& journal_;
@@ -248,6 +250,22 @@ std::vector<fs::path> image_output_paths(const std::vector<InputItem>& items,
     paths.push_back(std::move(out));
   }
   return paths;
+}
+
+NpyOutputSize npy_output_size(const OutputSpec& spec, int shard_size, int64_t rows,
+                              bool labels) {
+  // ShardWriter sizes every shard's header for a full shard.
+  std::vector<int64_t> full_shape = item_shape(spec);
+  full_shape.insert(full_shape.begin(), shard_size);
+  const uint64_t header = npy_header(npy_descr(spec.dtype), full_shape).size();
+  NpyOutputSize size;
+  for (int64_t first = 0; first < rows; first += shard_size) {
+    const int64_t n = std::min<int64_t>(shard_size, rows - first);
+    size.bytes += header + static_cast<uint64_t>(n) * spec.bytes();
+    if (labels) size.bytes += npy_header("<i8", {n}).size() + n * sizeof(int64_t);
+    ++size.shards;
+  }
+  return size;
 }
 
 std::unique_ptr<OutputSink> make_output_sink(const Options& o, const OutputSpec& spec,

@@ -36,6 +36,12 @@ bool read_png(png_structp png, png_infop info, Bytes& pixels,
               std::vector<uint8_t*>& rows, PngResult& result) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_read_info(png, info);
+  png_charp icc_name = nullptr;
+  int icc_compression = 0;
+  png_bytep icc = nullptr;
+  png_uint_32 icc_size = 0;
+  if (png_get_iCCP(png, info, &icc_name, &icc_compression, &icc, &icc_size) == PNG_INFO_iCCP)
+    result.icc_profile.assign(reinterpret_cast<const char*>(icc), icc_size);
   const png_byte color = png_get_color_type(png, info);
   png_set_expand(png);  // palette -> RGB, low-bit gray -> 8 bits, tRNS -> alpha
   if (png_get_bit_depth(png, info) == 16) png_set_strip_16(png);

@@ -1,5 +1,6 @@
 #include "imgprep/pipeline/run.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -9,8 +10,10 @@
 
 #include <fstream>
 
+#include "imgprep/pipeline/dry_run.h"
 #include "imgprep/pipeline/gpu_engine.h"
 #include "imgprep/pipeline/json_text.h"
+#include "imgprep/pipeline/opencv_codecs.h"
 #include "imgprep/pipeline/run_journal.h"
 #include "interrupts.h"
 #include "out_dir.h"
@@ -44,17 +47,27 @@ struct EngineChoice {
   std::string line;  // which engine, in one line
 };
 
+// A GPU probe's reason without its explanation in parentheses: the engine line stays short
+// (--engine gpu gives the whole reason).
+std::string short_reason(const std::string& description) {
+  return description.substr(0, description.find(" ("));
+}
+
 // --engine auto takes the GPU when this build and machine have a usable one.
 EngineChoice choose_engine(const Options& o) {
+  const auto count = [](int n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
   const std::string cpu =
       o.cpu_engine == CpuEngine::procs
-          ? "engine cpu (procs: " + std::to_string(o.resolved_workers()) + " worker processes"
-          : "engine cpu (tbb";
+          ? "engine cpu (procs: " +
+                count(o.resolved_workers(), "worker process", "worker processes")
+          : "engine cpu (tbb: " + count(o.resolved_threads(), "thread", "threads");
   if (o.engine == Engine::cpu) return {false, cpu + ")"};
   const GpuProbe probe = probe_gpu(o.device);
   if (probe.usable) return {true, "engine gpu (" + probe.description + ")"};
   if (o.engine == Engine::gpu) throw UsageError("--engine gpu: " + probe.description);
-  return {false, cpu + "; no GPU: " + probe.description + ")"};
+  return {false, cpu + "; no GPU: " + short_reason(probe.description) + ")"};
 }
 
 void print_summary(std::ostream& out, const Options& o, const InputList& inputs,
@@ -150,7 +163,8 @@ nlohmann::json read_meta(const fs::path& out) {
         throw UsageError(refused + "has " + kind_of(then) + " for " + name + ", where imgprep " +
                          "writes " + (value.is_array() ? "a list of " + std::to_string(value.size()) +
                                                              " numbers"
-                                                       : std::string(kind_of(value))));
+                                                       : std::string(kind_of(value))) +
+                         " (made by another version of imgprep?)");
     }
   if (meta.contains("complete") && !meta["complete"].is_boolean())
     throw UsageError(refused + "has " + kind_of(meta["complete"]) + " for \"complete\", not " +
@@ -199,8 +213,8 @@ void check_same_run(const nlohmann::json& meta, const nlohmann::ordered_json& id
     if (key == "input")
       throw UsageError("--resume: OUT was made from INPUT " + was.get<std::string>() + ", not " +
                        value.get<std::string>() + how);
-    // On unless --no-exif or --no-shrink-on-load turns them off.
-    if (key == "exif" || key == "shrink_on_load")
+    // On unless --no-exif turns it off.
+    if (key == "exif")
       throw UsageError("--resume: OUT was made " + std::string(was.get<bool>() ? "without " : "with ") +
                        flag_of("no_" + key) + "; " + (was.get<bool>() ? "leave it out" : "add it") + how);
     throw UsageError("--resume: OUT was made with " + flag_of(key) + " " + flag_value(was) +
@@ -226,7 +240,13 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     const EngineChoice engine = choose_engine(options);
     configure_codecs(options.max_pixels);
     check_out_apart_from_input(options.output, options.input);
-    InputList inputs = list_inputs(options.input, options.shard, options.output);
+    InputList inputs =
+        list_inputs(options.input, options.shard, options.output, options.classes);
+    if (options.dry_run) return dry_run(options, inputs, engine.line, out);
+    // Without OpenCV's codecs such a run would fail image by image: it ends here instead.
+    if (options.format == OutputFormat::images ||
+        std::ranges::any_of(inputs.items, [](const InputItem& i) { return opencv_decodes(i.path); }))
+      require_opencv_codecs();
     const OutLock lock(options.output);  // creates OUT; held until the run ends
     const nlohmann::ordered_json identity = run_identity(options, inputs);
     const int64_t input_count = static_cast<int64_t>(inputs.items.size());
@@ -304,8 +324,10 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     meta["has_labels"] = inputs.has_labels;
     AtomicFile::write_file(options.output / "meta.json", json_text(meta, 2) + "\n");
     if (journal) journal->remove();
-    out << "imgprep: " << engine.line << "\n";
-    print_summary(out, options, inputs, stats, seconds, stop.load());
+    if (!options.quiet) {  // --quiet: errors only
+      out << "imgprep: " << engine.line << "\n";
+      print_summary(out, options, inputs, stats, seconds, stop.load());
+    }
     return failed > 0 || stop.load() ? kExitSomeFailed : kExitOk;
   });
 }

@@ -88,6 +88,7 @@ std::vector<Region> regions_for(int W, int H) {
 DecodeOptions shrink_by(int d, int w, int h) {
   DecodeOptions o;
   o.resize = ResizeSpec{ResizeMode::stretch, 0, (w + d - 1) / d, (h + d - 1) / d};
+  o.shrink_on_load = ShrinkOnLoad::max;
   return o;
 }
 

@@ -139,6 +139,7 @@ TEST_F(FixtureDecoder, ExifOffKeepsTheStoredOrientation) {
 TEST_F(FixtureDecoder, ShrinkOnLoadUsesTheUprightSize) {
   // orient-6 stores 64x48 and shows 48x64. shorter:12 -> 12x16, which 1/4 still covers.
   DecodeOptions options;
+  options.shrink_on_load = ShrinkOnLoad::max;
   options.resize = ResizeSpec{ResizeMode::shorter, 12};
   const DecodedImage img = decode_file(dir_ / "exif" / "orient-6.jpg", options);
   EXPECT_EQ(img.shrink, 4);
@@ -377,7 +378,8 @@ TEST_F(FixtureDecoder, RefusedBombStillReportsItsSize) {
 
 // ---- shrink-on-load ----
 
-DecodeOptions resize_to(ResizeSpec resize, bool shrink = true, CropSpec crop = {}) {
+DecodeOptions resize_to(ResizeSpec resize, ShrinkOnLoad shrink = ShrinkOnLoad::max,
+                        CropSpec crop = {}) {
   DecodeOptions o;
   o.resize = resize;
   o.crop = crop;
@@ -390,19 +392,36 @@ TEST(DecoderShrink, ShrinkFactorRules) {
   // 2000x1500 -> 341x256: 1/4 gives 500x375, 1/8 only 250x188.
   EXPECT_EQ(Decoder::shrink_factor(2000, 1500, resize_to(shorter256)), 4);
   EXPECT_EQ(Decoder::shrink_factor(1500, 2000, resize_to(shorter256)), 4);
-  EXPECT_EQ(Decoder::shrink_factor(2000, 1500, resize_to(shorter256, true, {true, 224, 224})), 4);
+  EXPECT_EQ(Decoder::shrink_factor(2000, 1500, resize_to(shorter256, ShrinkOnLoad::max, {true, 224, 224})), 4);
   EXPECT_EQ(Decoder::shrink_factor(500, 375, resize_to(shorter256)), 1);
   EXPECT_EQ(Decoder::shrink_factor(700, 525, resize_to(shorter256)), 2);  // 350x263 >= 341x256
   EXPECT_EQ(Decoder::shrink_factor(680, 510, resize_to(shorter256)), 1);  // 340x255 < 341x256
   EXPECT_EQ(Decoder::shrink_factor(4000, 3000, resize_to(shorter256)), 8);
   EXPECT_EQ(Decoder::shrink_factor(2000, 1500, DecodeOptions{}), 1);  // no resize
-  EXPECT_EQ(Decoder::shrink_factor(2000, 1500, resize_to(shorter256, false)), 1);
+  EXPECT_EQ(Decoder::shrink_factor(2000, 1500, resize_to(shorter256, ShrinkOnLoad::off)), 1);
   EXPECT_EQ(Decoder::shrink_factor(1600, 1200, resize_to({ResizeMode::stretch, 0, 100, 100})), 8);
   EXPECT_EQ(Decoder::shrink_factor(1600, 1200, resize_to({ResizeMode::stretch, 0, 100, 300})), 4);
   EXPECT_EQ(Decoder::shrink_factor(4000, 3000, resize_to({ResizeMode::letterbox, 0, 640, 640})), 4);
   // Rounded-up scaled sizes count: ceil(2047 / 8) = 256 still covers 256.
   EXPECT_EQ(Decoder::shrink_factor(2047, 2047, resize_to(shorter256)), 8);
   EXPECT_EQ(Decoder::shrink_factor(2040, 2040, resize_to(shorter256)), 4);
+}
+
+TEST(DecoderShrink, AutomaticStaysTheReducingGapAboveTheResizedSize) {
+  static_assert(Decoder::kReducingGap == 4, "the sizes below assume a gap of 4");
+  const ResizeSpec shorter256{ResizeMode::shorter, 256};
+  const auto auto_to = [](ResizeSpec resize) { return resize_to(resize, ShrinkOnLoad::automatic); };
+  // 4000x3000 -> 341x256: 1/2 gives 2000x1500 >= 1364x1024, 1/4 only 1000x750.
+  EXPECT_EQ(Decoder::shrink_factor(4000, 3000, auto_to(shorter256)), 2);
+  EXPECT_EQ(Decoder::shrink_factor(3000, 4000, auto_to(shorter256)), 2);
+  EXPECT_EQ(Decoder::shrink_factor(2000, 1500, auto_to(shorter256)), 1);  // max picks 1/4
+  EXPECT_EQ(Decoder::shrink_factor(2048, 2048, auto_to(shorter256)), 2);  // 1024x1024
+  EXPECT_EQ(Decoder::shrink_factor(2046, 2046, auto_to(shorter256)), 1);  // 1023x1023
+  EXPECT_EQ(Decoder::shrink_factor(8000, 6000, auto_to(shorter256)), 4);  // 2000x1500
+  EXPECT_EQ(Decoder::shrink_factor(16000, 12000, auto_to(shorter256)), 8);
+  EXPECT_EQ(Decoder::shrink_factor(1600, 1200, auto_to({ResizeMode::stretch, 0, 100, 150})), 2);
+  EXPECT_EQ(Decoder::shrink_factor(4000, 3000, resize_to(shorter256, ShrinkOnLoad::off)), 1);
+  EXPECT_EQ(DecodeOptions{}.shrink_on_load, ShrinkOnLoad::automatic);
 }
 
 TEST(DecoderShrink, DecodedSizeIsCeilOfSourceOverFactor) {
@@ -425,7 +444,7 @@ TEST(DecoderShrink, DecodedSizeIsCeilOfSourceOverFactor) {
   EXPECT_EQ(img.source_height, 757);
   EXPECT_EQ(img.pixels.size(), static_cast<size_t>(img.width) * img.height * 4);
 
-  decoder.decode(jpeg, resize_to({ResizeMode::shorter, 90}, false), img);
+  decoder.decode(jpeg, resize_to({ResizeMode::shorter, 90}, ShrinkOnLoad::off), img);
   EXPECT_EQ(img.shrink, 1);
   EXPECT_EQ(img.width, 1003);
   EXPECT_EQ(img.height, 757);
@@ -436,7 +455,7 @@ TEST(DecoderShrink, SampleJpegDecodesAtAQuarter) {
       read_bytes(source_dir() / "datasets" / "sample" / "objects" / "coffee-1600x1200.jpg");
   Decoder decoder;
   DecodedImage full, quarter;
-  decoder.decode(bytes, resize_to({ResizeMode::shorter, 256}, false), full);
+  decoder.decode(bytes, resize_to({ResizeMode::shorter, 256}, ShrinkOnLoad::off), full);
   ASSERT_EQ(full.width, 1600);
   ASSERT_EQ(full.height, 1200);
   decoder.decode(bytes, resize_to({ResizeMode::shorter, 256}), quarter);

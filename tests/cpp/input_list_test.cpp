@@ -1,12 +1,14 @@
 // list_inputs on folder trees and list files built here: byte-wise order, ImageFolder labels,
 // content sniffing, odd directory entries (symlink loops, dangling links, FIFOs), list-file
-// syntax and --shard slices. read_file is checked on the odd entries the walk lets through.
+// syntax, --shard slices, --classes and an INPUT without images; place() with a shrink-only
+// --resize. read_file is checked on the odd entries the walk lets through.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <future>
 #include <string>
@@ -428,6 +430,151 @@ TEST(Shard, BadSpecsThrow) {
   const ShardSpec s = parse_shard("2/3");
   EXPECT_EQ(s.index, 2);
   EXPECT_EQ(s.count, 3);
+}
+
+// ---- no images ----
+
+TEST(NoImages, AnInputWithoutImagesIsRefusedAnEmptySliceIsNot) {
+  TempDir root;
+  write_text(root / "notes.txt", "not an image");
+  fs::create_directories(root / "empty-class");
+  EXPECT_EQ(list_error(root.path()), "no images in " + root.path().string());
+  write_text(root / "empty.txt", "# only a comment\n\n");
+  EXPECT_EQ(list_error(root / "empty.txt"), "no images in " + (root / "empty.txt").string());
+
+  image_file(root / "a.jpg");
+  image_file(root / "b.jpg");
+  EXPECT_TRUE(list_inputs(root.path(), ShardSpec{0, 3}).items.empty());  // 0 of 2
+  EXPECT_EQ(list_inputs(root.path(), ShardSpec{2, 3}).items.size(), 1u);
+}
+
+// ---- --classes ----
+
+std::string classes_error(const fs::path& input, const fs::path& classes_file) {
+  try {
+    list_inputs(input, {}, {}, classes_file);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Classes, FolderLabelsFollowTheFileWhateverClassesArePresent) {
+  TempDir root;
+  image_file(root / "val" / "dog" / "d1.jpg");
+  image_file(root / "val" / "bird" / "b1.jpg");
+  write_text(root / "classes.json", "[\"cat\", \"dog\", \"bird\", \"fish\"]\n");
+
+  const InputList list = list_inputs(root / "val", {}, {}, root / "classes.json");
+  EXPECT_EQ(list.classes, (std::vector<std::string>{"cat", "dog", "bird", "fish"}));
+  ASSERT_EQ(rels(list), (std::vector<std::string>{"bird/b1.jpg", "dog/d1.jpg"}));
+  EXPECT_EQ(list.items[0].label, 2);
+  EXPECT_EQ(list.items[1].label, 1);
+  // Without --classes the two present classes are numbered 0 and 1.
+  EXPECT_EQ(list_inputs(root / "val").items[1].label, 1);
+  EXPECT_EQ(list_inputs(root / "val").items[0].label, 0);
+  // A slice keeps the labels of the whole list.
+  const InputList second = list_inputs(root / "val", ShardSpec{1, 2}, {}, root / "classes.json");
+  ASSERT_EQ(second.items.size(), 1u);
+  EXPECT_EQ(second.items[0].label, 1);
+}
+
+TEST(Classes, TextFileWithBomCrlfAndBlankLines) {
+  TempDir root;
+  image_file(root / "imgs" / "b.jpg");
+  write_text(root / "l.csv", "imgs/b.jpg,cat\nimgs/b.jpg,zebra\nimgs/b.jpg\n");
+  write_text(root / "names.txt", "\xEF\xBB\xBFzebra\r\n\r\n  cat \r\nant\r\n");
+  const InputList list = list_inputs(root / "l.csv", {}, {}, root / "names.txt");
+  EXPECT_EQ(list.classes, (std::vector<std::string>{"zebra", "cat", "ant"}));
+  ASSERT_EQ(list.items.size(), 3u);
+  EXPECT_EQ(list.items[0].label, 1);
+  EXPECT_EQ(list.items[1].label, 0);
+  EXPECT_EQ(list.items[2].label, kNoLabel);
+}
+
+TEST(Classes, ClassesNotInTheFileRefuseTheRunNamingThem) {
+  TempDir root;
+  for (const char* name : {"a", "b", "c", "d", "e", "f", "g", "h"})
+    image_file(root / "in" / name / "x.jpg");
+  write_text(root / "one.txt", "b\n");
+  EXPECT_EQ(classes_error(root / "in", root / "one.txt"),
+            "7 classes are not in --classes " + (root / "one.txt").string() +
+                ": 'a', 'c', 'd', 'e', 'f' and 2 more");
+  write_text(root / "l.csv", "in/a/x.jpg,a\nin/h/x.jpg,q\n");
+  write_text(root / "ah.txt", "a\nh\n");
+  EXPECT_EQ(classes_error(root / "l.csv", root / "ah.txt"),
+            "1 class is not in --classes " + (root / "ah.txt").string() + ": 'q'");
+}
+
+TEST(Classes, IntegerLabelsAreRefused) {
+  TempDir root;
+  image_file(root / "a.jpg");
+  write_text(root / "l.csv", "a.jpg\na.jpg,3\n");
+  write_text(root / "names.txt", "cat\n");
+  const std::string message = classes_error(root / "l.csv", root / "names.txt");
+  EXPECT_NE(message.find("l.csv:2: label '3' is an integer; --classes"), std::string::npos)
+      << message;
+}
+
+TEST(Classes, BadFilesAreRefused) {
+  TempDir root;
+  image_file(root / "cat" / "a.jpg");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"cat\ndog\ncat\n", "class 'cat' is named twice"},
+      {"[\"cat\", \"cat\"]", "class 'cat' is named twice"},
+      {"\n\n", "names no classes"},
+      {"[]", "names no classes"},
+      {"[\"cat\", 3]", "entry 2 is not a string"},
+      {"[\"cat\"", "is not a JSON array of class names"},
+      {"[\"cat\", \"\"]", "a class name is empty"},
+      {std::string("cat\0dog", 7), "holds a NUL byte"},
+  };
+  for (const auto& [text, reason] : cases) {
+    write_text(root / "c.txt", text);
+    const std::string message = classes_error(root.path(), root / "c.txt");
+    EXPECT_NE(message.find(reason), std::string::npos) << text << " -> " << message;
+  }
+  EXPECT_EQ(classes_error(root.path(), root / "missing.txt"),
+            "cannot read --classes file " + (root / "missing.txt").string());
+}
+
+// ---- --resize with no_upscale ----
+
+TEST(NoUpscale, SmallerImagesKeepTheirSizeLargerOnesShrink) {
+  const auto resized = [](int w, int h, const char* resize) {
+    const Placement p = place(w, h, parse_resize(resize), {});
+    return std::pair{p.resized_w, p.resized_h};
+  };
+  using Size = std::pair<int, int>;
+  EXPECT_EQ(resized(100, 50, "shorter:64>"), (Size{100, 50}));
+  EXPECT_EQ(resized(100, 64, "shorter:64>"), (Size{100, 64}));
+  EXPECT_EQ(resized(300, 128, "shorter:64>"), (Size{150, 64}));
+  EXPECT_EQ(resized(100, 50, "shorter:64"), (Size{128, 64}));
+  EXPECT_EQ(resized(50, 100, "longer:100>"), (Size{50, 100}));
+  EXPECT_EQ(resized(50, 200, "longer:100>"), (Size{25, 100}));
+  EXPECT_EQ(resized(50, 200, "80x80>"), (Size{50, 80}));  // no side grows
+  EXPECT_EQ(resized(50, 200, "80x80"), (Size{80, 80}));
+  EXPECT_EQ(to_string(parse_resize("letterbox:64x48>")), "letterbox:64x48>");
+
+  // Letterbox: scaled by at most 1, still padded to the canvas.
+  const Placement box = place(20, 10, parse_resize("letterbox:64x48>"), {});
+  EXPECT_EQ((std::array{box.resized_w, box.resized_h, box.out_w, box.out_h}),
+            (std::array{20, 10, 64, 48}));
+  EXPECT_EQ(box.offset_x, -22);  // round(44 / 2 - 0.1)
+  EXPECT_EQ(box.offset_y, -19);  // round(38 / 2 - 0.1)
+
+  // A crop larger than the unscaled image pads it, as a crop larger than any image does.
+  const Placement crop = place(20, 10, parse_resize("shorter:64>"), parse_crop("center:32"));
+  EXPECT_EQ((std::array{crop.resized_w, crop.resized_h, crop.out_w, crop.out_h}),
+            (std::array{20, 10, 32, 32}));
+  EXPECT_EQ(crop.offset_x, -6);
+  EXPECT_EQ(crop.offset_y, -11);
+
+  // Output sizes: a shrink-only WxH depends on the image, a letterbox or a crop does not.
+  EXPECT_FALSE(has_fixed_output_size(parse_resize("80x80>"), {}));
+  EXPECT_TRUE(has_fixed_output_size(parse_resize("80x80"), {}));
+  EXPECT_TRUE(has_fixed_output_size(parse_resize("letterbox:80x80>"), {}));
+  EXPECT_TRUE(has_fixed_output_size(parse_resize("80x80>"), parse_crop("center:64")));
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ Options unusual_options() {
   o.workers = 7;
   o.timeout_per_image = 0.25;
   o.exif = false;
-  o.shrink_on_load = false;
+  o.shrink_on_load = ShrinkOnLoad::max;
   o.max_pixels = 123456789012ull;
   o.resize = parse_resize("letterbox:320x240");
   o.crop = parse_crop("center:200x100");
@@ -49,6 +49,7 @@ Options unusual_options() {
   o.image_format = "webp";
   o.quality = 80;
   o.shard = {2, 5};
+  o.classes = "/data/train-out/classes.json";
   o.max_errors = 12;
   o.preset = "clip";
   return o;
@@ -94,13 +95,15 @@ TEST(OptionsJson, EveryFieldComesBack) {
   EXPECT_EQ(r.quality, o.quality);
   EXPECT_EQ(r.shard.index, 2);
   EXPECT_EQ(r.shard.count, 5);
+  EXPECT_EQ(r.classes, o.classes);
   EXPECT_EQ(r.max_errors, o.max_errors);
   EXPECT_EQ(r.preset, o.preset);
   EXPECT_EQ(to_json(r), to_json(o));
 }
 
 TEST(OptionsJson, EveryResizeAndCropComesBack) {
-  for (const char* resize : {"none", "shorter:256", "longer:512", "640x480", "letterbox:640x640"})
+  for (const char* resize : {"none", "shorter:256", "longer:512", "640x480", "letterbox:640x640",
+                             "shorter:256>", "longer:512>", "640x480>", "letterbox:640x640>"})
     for (const char* crop : {"none", "center:224"}) {
       Options o;
       o.resize = parse_resize(resize);

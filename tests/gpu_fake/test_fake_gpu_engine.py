@@ -40,10 +40,20 @@ FAKE_VARIABLES = ("IMGPREP_FAKE_CUDA_FAIL_AFTER", "IMGPREP_FAKE_CUDA_FAIL_SYNC_A
                   "IMGPREP_FAKE_CUDA_FAIL_LAUNCH_AFTER", "IMGPREP_FAKE_CUDA_DEFER")
 
 
-def run(binary, inp, out, *args, env=None, expect=0, timeout=120):
-    """`BINARY run INP -o OUT ARGS -q`, with the fake's variables cleared, then `env` added."""
+def run(binary, inp, out, *args, env=None, expect=0, timeout=120, quiet=True):
+    """`BINARY run INP -o OUT ARGS` (-q unless the engine line and the summary are read), with
+    the fake's variables cleared, then `env` added."""
     return run_imgprep(inp, out, *args, expect=expect, binary=binary, timeout=timeout,
-                       env=fake_env(env or {}))
+                       quiet=quiet, env=fake_env(env or {}))
+
+
+def without_batch(args):
+    """args less `--batch N`, which the CPU engine refuses as not applying to it."""
+    args = list(args)
+    if "--batch" in args:
+        at = args.index("--batch")
+        del args[at:at + 2]
+    return args
 
 
 def fake_env(extra):
@@ -73,9 +83,10 @@ def assert_same_outputs(cpu, gpu):
 
 
 def cpu_and_gpu(tmp_path, inp, *args, mode="immediate", expect=0):
-    cpu = run(IMGPREP, inp, tmp_path / "cpu", *args, "--engine", "cpu", expect=expect)
-    gpu = run(FAKE_GPU, inp, tmp_path / "gpu", *args, "--engine", "gpu", env=MODES[mode],
+    cpu = run(IMGPREP, inp, tmp_path / "cpu", *without_batch(args), "--engine", "cpu",
               expect=expect)
+    gpu = run(FAKE_GPU, inp, tmp_path / "gpu", *args, "--engine", "gpu", env=MODES[mode],
+              expect=expect, quiet=False)
     return cpu, gpu
 
 
@@ -181,10 +192,11 @@ def test_few_slots_and_small_shards(tmp_path, mode):
 
 
 def test_summary_names_the_fake_device(tmp_path):
-    gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu")
+    gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
+              quiet=False)
     assert gpu.stdout.splitlines()[0] == ENGINE_LINE
     assert sum(line.startswith("imgprep: engine ") for line in gpu.stdout.splitlines()) == 1
-    auto = run(FAKE_GPU, SAMPLE, tmp_path / "auto", "--preset", "imagenet")
+    auto = run(FAKE_GPU, SAMPLE, tmp_path / "auto", "--preset", "imagenet", quiet=False)
     assert auto.stdout.splitlines()[0] == ENGINE_LINE
 
 
@@ -214,7 +226,8 @@ def test_max_errors_stops_with_a_consistent_manifest(tmp_path, mixed_dir, mode, 
     assert first_failure == 2
 
     gpu = run(FAKE_GPU, inputs, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
-              "--dtype", "uint8", "--max-errors", 0, "--batch", batch, env=MODES[mode], expect=1)
+              "--dtype", "uint8", "--max-errors", 0, "--batch", batch, env=MODES[mode], expect=1,
+              quiet=False)
     assert "stopped early" in gpu.stdout
     rows = gpu.manifest
     positions = [order.index(r["path"]) for r in rows]

@@ -83,10 +83,10 @@ def output_files(run):
 
 @pytest.fixture(scope="module")
 def dirty_run(data, tmp_path_factory):
-    """The dirty set as npy, 4 images per shard (several shards)."""
+    """The dirty set as npy, 4 images per shard (several shards); not --quiet, for the summary."""
     _, dirty = data
     return run_imgprep(dirty, tmp_path_factory.mktemp("dirty-run") / "out", *NPY,
-                       "--shard-size", 4, expect=1)
+                       "--shard-size", 4, expect=1, quiet=False)
 
 
 @pytest.fixture(scope="module")
@@ -324,6 +324,19 @@ def test_max_errors_above_failures_runs_to_the_end(imgprep, data):
 
 def test_quiet_prints_nothing_on_stderr(clean_run):
     assert clean_run.stderr == ""
+
+
+def test_quiet_prints_no_summary(clean_run):
+    assert clean_run.stdout == ""
+
+
+def test_progress_ends_with_the_totals(dirty_run):
+    """Without a terminal and in a run shorter than a progress period, the totals line alone."""
+    last = dirty_run.stderr.splitlines()[-1]
+    m = re.fullmatch(r"imgprep: (\d+)/(\d+) images, (\d+) failed in \d+:\d\d:\d\d \(\d+ images/s\)", last)
+    assert m, dirty_run.stderr
+    done, total, failed = map(int, m.groups())
+    assert done == total == len(dirty_run.manifest) and failed == len(BROKEN)
 
 
 def test_progress_is_plain_lines_when_stderr_is_not_a_tty(imgprep, tmp_path, sample_dir):

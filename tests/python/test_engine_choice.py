@@ -15,20 +15,20 @@ def engine_of(run):
 
 
 def test_auto_names_the_engine_in_one_line(imgprep, sample_dir):
-    run = imgprep(sample_dir, "--preset", "imagenet")
+    run = imgprep(sample_dir, "--preset", "imagenet", quiet=False)
     assert engine_of(run) in ("cpu", "gpu")
     assert run.meta["engine"].startswith("engine " + engine_of(run))
 
 
 def test_cpu_engine_is_the_tbb_engine(imgprep, sample_dir):
-    auto_cpu = imgprep(sample_dir, "--preset", "imagenet", "--engine", "cpu")
+    auto_cpu = imgprep(sample_dir, "--preset", "imagenet", "--engine", "cpu", quiet=False)
     assert engine_of(auto_cpu) == "cpu"
     assert auto_cpu.meta["engine"].startswith("engine cpu (tbb")
     assert auto_cpu.array().shape == (17, 3, 224, 224)
 
 
 def test_gpu_engine_without_a_gpu_exits_2_with_the_reason(imgprep, sample_dir):
-    if engine_of(imgprep(sample_dir, "--preset", "imagenet")) == "gpu":
+    if engine_of(imgprep(sample_dir, "--preset", "imagenet", quiet=False)) == "gpu":
         pytest.skip("a GPU is usable here; test_gpu_parity covers the GPU engine")
     run = imgprep(sample_dir, "--preset", "imagenet", "--engine", "gpu", expect=2)
     lines = run.stderr.strip().splitlines()

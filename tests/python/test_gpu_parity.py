@@ -21,7 +21,8 @@ CASES = [
 @pytest.fixture(scope="module")
 def gpu_available(tmp_path_factory, sample_dir):
     from conftest import run_imgprep
-    run = run_imgprep(sample_dir, tmp_path_factory.mktemp("probe"), "--preset", "imagenet")
+    run = run_imgprep(sample_dir, tmp_path_factory.mktemp("probe"), "--preset", "imagenet",
+                      quiet=False)
     if engine_of(run) != "gpu":
         pytest.skip("no usable GPU: " + run.stdout.splitlines()[0])
 

@@ -69,7 +69,9 @@ def assert_refused(proc, flag):
 @pytest.mark.parametrize("flag,value", BAD_RUN_VALUES)
 def test_run_refuses_values_outside_their_range(tmp_path, sample_dir, flag, value):
     out = tmp_path / "out"
-    extra = ["--format", "images"] if flag in ("--image-format", "--quality") else []
+    extra = (["--format", "images"] if flag in ("--image-format", "--quality")
+             else ["--cpu-engine", "procs"] if flag in ("--workers", "--timeout-per-image")
+             else [])
     run = run_imgprep(sample_dir, out, "--preset", "imagenet", *extra, f"{flag}={value}",
                       expect=None, timeout=60)
     assert_refused(subprocess.CompletedProcess([], run.rc, run.stdout, run.stderr), flag)
@@ -77,7 +79,8 @@ def test_run_refuses_values_outside_their_range(tmp_path, sample_dir, flag, valu
 
 
 @pytest.mark.parametrize("args", [
-    ["--threads", "0", "--workers", "0", "--in-flight", "0"],  # 0: all cores, automatic
+    ["--threads", "0", "--in-flight", "0"],  # 0: all cores, automatic
+    ["--cpu-engine", "procs", "--workers", "0"],
     ["--max-errors", "-1"],  # no limit
     ["--max-errors", "0", "--in-flight", "1", "--io-threads", "1", "--threads", "1"],
     ["--max-pixels", "9223372036854775807"],
@@ -215,7 +218,7 @@ def test_resume_refuses_a_meta_json_that_is_not_imgprep_s(tmp_path, sample_dir, 
     (["--no-exif", "--interp", "cubic"], "--interp linear, not cubic"),
     (["--no-exif", "--antialias", "off"], "--antialias on, not off"),
     (["--no-exif", "--std", "1"], "--std 0.229,0.224,0.225, not 1,1,1"),
-    (["--no-exif", "--no-shrink-on-load"], "made without --no-shrink-on-load"),
+    (["--no-exif", "--no-shrink-on-load"], "--shrink-on-load auto, not off"),
     ([], "made with --no-exif"),
 ])
 def test_resume_names_a_changed_setting_by_its_flag(tmp_path, sample_dir, finished, args,

@@ -23,6 +23,7 @@ struct InputList {
   std::vector<std::string> classes;  // label -> class name; empty when labels are plain ints
   bool has_labels = false;
   size_t skipped = 0;                // non-image files seen by the walk
+  size_t unsliced = 0;               // inputs before the --shard slice was taken
   std::vector<std::string> walk_errors;  // unreadable folders, symlink loops
 };
 
@@ -50,7 +51,22 @@ struct InputError : std::runtime_error {
 // refused (InputError, "FILE:LINE: reason").
 // exclude: a folder the walk leaves out wherever it meets it, symlinks resolved (OUT, when it is
 // inside INPUT: a run never reads its own outputs).
+// classes_file (--classes): fixes the labels of class names (subfolders, or names in a list file)
+// to their place in that file, whichever classes the inputs have, and `classes` is all of it. A
+// class the file does not name, and a list file with integer labels, are refused.
+// An INPUT with no images at all is refused ("no images in INPUT"); an empty --shard slice of
+// a non-empty one is not.
 InputList list_inputs(const std::filesystem::path& input, const ShardSpec& shard = {},
-                      const std::filesystem::path& exclude = {});
+                      const std::filesystem::path& exclude = {},
+                      const std::filesystem::path& classes_file = {});
+
+// "no images in INPUT": why a run or a benchmark has nothing to do.
+std::string no_images_in(const std::filesystem::path& input);
+
+// The class names of a --classes file, in label order: a JSON array of strings (the
+// classes.json of a run) or UTF-8 text with one name per line (a byte-order mark, CRLF line
+// endings and blank lines are fine; spaces around a name are not part of it). An empty list, an
+// empty name and a name given twice are refused (InputError).
+std::vector<std::string> read_class_names(const std::filesystem::path& file);
 
 }  // namespace imgprep

@@ -11,6 +11,7 @@ struct ResizeSpec {
   int size = 0;    // shorter / longer
   int width = 0;   // stretch / letterbox
   int height = 0;
+  bool no_upscale = false;  // shrink only, as ImageMagick's '>' ("shorter:256>", --no-upscale)
 };
 
 struct CropSpec {
@@ -32,6 +33,9 @@ struct Placement {
 // crop: torchvision CenterCrop (offset round((in - crop) / 2) half-to-even, zero-padding split
 //       (crop - in) // 2 on the left/top when the crop is larger);
 // letterbox: Ultralytics LetterBox (inner size round(side * r), offsets round(d / 2 - 0.1)).
+// no_upscale: shorter/longer leave an image whose short/long side is at most S as it is; WxH
+// makes each side the smaller of the source's and the target's; letterbox scales by at most 1
+// and pads the canvas as usual. A crop still has its size: larger than the image, it pads.
 Placement place(int src_w, int src_h, const ResizeSpec& resize, const CropSpec& crop);
 
 // True when the output size does not depend on the source size (needed to stack into shards).

@@ -50,7 +50,8 @@ class ImageProcessor {
   const DecodeOptions& decode_options() const { return decode_; }
 
  private:
-  void finish_output(Job& job, const OutputSpec& spec) const;
+  // Encodes job.output, with icc_profile (that of the decoded input) embedded.
+  void finish_output(Job& job, const OutputSpec& spec, const std::string& icc_profile) const;
   // decode_and_plan into `image` and `plan`.
   void prepare(Job& job, Scratch& scratch, RunStats& stats, DecodedImage& image,
                ResizePlan& plan, Placement& placement) const;

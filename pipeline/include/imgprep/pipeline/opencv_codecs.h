@@ -1,9 +1,11 @@
 // OpenCV's codecs (BMP, WebP, TIFF decoding; JPEG/PNG/WebP encoding for --format images),
-// loaded from the plugin beside the executable the first time they are needed.
+// loaded from the plugin libimgprep_opencv_codecs.so the first time they are needed: from
+// PREFIX/lib/imgprep for PREFIX/bin/imgprep, beside the executable, or the loader's path.
 // Thread-safe. Failures throw std::runtime_error with the reason.
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <span>
 #include <string>
 #include <vector>
@@ -12,6 +14,11 @@
 
 namespace imgprep {
 
+// Loads the plugin now; throws if it cannot be loaded, saying where it was looked for and why.
+void require_opencv_codecs();
+// Whether a file named path is decoded by the plugin, by its extension (.bmp, .webp, .tif,
+// .tiff): a file of such a format under another name is found out only when it is decoded.
+bool opencv_decodes(const std::filesystem::path& path);
 // Decodes to 8-bit RGBX in pixels; returns {width, height}.
 std::pair<int, int> opencv_decode(std::span<const uint8_t> bytes, Bytes& pixels);
 // Encodes 8-bit BGR pixels as ext (".jpg", ".png", ".webp") into out.

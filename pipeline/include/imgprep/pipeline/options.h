@@ -14,6 +14,7 @@
 #include "imgprep/kernels/geometry.h"
 #include "imgprep/kernels/output_spec.h"
 #include "imgprep/kernels/resample_plan.h"
+#include "imgprep/pipeline/decoder.h"
 
 namespace imgprep {
 
@@ -41,7 +42,7 @@ struct Options {
 
   // Decoding.
   bool exif = true;
-  bool shrink_on_load = true;
+  ShrinkOnLoad shrink_on_load = ShrinkOnLoad::automatic;
   uint64_t max_pixels = 178956970;
 
   // Geometry.
@@ -63,10 +64,13 @@ struct Options {
   int shard_size = 1024;
   std::string image_format = "jpg";
   int quality = 95;
+  bool strip = false;  // image outputs leave out the input's metadata (its ICC profile)
   ShardSpec shard;
+  std::filesystem::path classes;  // --classes: the label of each class name; empty: sorted order
 
   // The run.
   bool resume = false;  // continue an interrupted run in OUT
+  bool dry_run = false;  // list what a run would do, decoding and writing nothing
   bool quiet = false;
   int64_t max_errors = -1;  // stop when more failed; 0: at the first failure; -1: no limit
   std::string preset;       // informational: the preset the values came from
@@ -87,7 +91,8 @@ struct UsageError : std::runtime_error {
 // imagenet, clip or yolo; throws UsageError for other names.
 void apply_preset(Options& options, const std::string& name);
 
-ResizeSpec parse_resize(const std::string& text);  // shorter:S longer:S WxH letterbox:WxH none
+// shorter:S longer:S WxH letterbox:WxH none; a '>' after the size sets no_upscale.
+ResizeSpec parse_resize(const std::string& text);
 CropSpec parse_crop(const std::string& text);      // center:WxH center:S none
 Interp parse_interp(const std::string& text);  // also bilinear, bicubic, box
 // "a,b,c" or "a"; messages name `flag`.
@@ -103,6 +108,8 @@ const char* to_string(Engine engine);
 Engine parse_engine(const std::string& text);
 const char* to_string(CpuEngine engine);
 CpuEngine parse_cpu_engine(const std::string& text);
+const char* to_string(ShrinkOnLoad shrink);
+ShrinkOnLoad parse_shrink_on_load(const std::string& text);  // off auto max
 Layout parse_layout(const std::string& text);  // nchw nhwc
 DType parse_dtype(const std::string& text);    // float32 float16 uint8
 const char* to_string(OutputFormat format);

@@ -37,6 +37,14 @@ class OutputSink {
 std::unique_ptr<OutputSink> make_output_sink(const Options& options, const OutputSpec& spec,
                                              const InputList& inputs, RunJournal* journal);
 
+// The .npy shards (with their label files, when labels) that `rows` tensors of spec fill when
+// none fails, and their bytes on disk.
+struct NpyOutputSize {
+  int shards = 0;
+  uint64_t bytes = 0;
+};
+NpyOutputSize npy_output_size(const OutputSpec& spec, int shard_size, int64_t rows, bool labels);
+
 // Where --format images writes an input, relative to OUT: the input's relative path with the
 // new extension, kept inside OUT (".." and root components are dropped).
 std::filesystem::path image_output_path(const std::string& rel, const std::string& extension);

@@ -16,6 +16,7 @@ struct PngResult {
   int width = 0, height = 0;
   std::string error;    // empty on success
   std::string warning;  // libpng warnings for an image that decoded
+  std::string icc_profile;  // the iCCP chunk's profile, or empty
 };
 
 // pixels is resized to width * height * 4; rows is scratch.

@@ -1,5 +1,6 @@
-// Reports a run's progress on stderr from a thread of its own: a redrawn bar on a terminal,
-// a plain line every few seconds otherwise, nothing with --quiet.
+// Reports a run's progress on stderr from a thread of its own: a redrawn bar that fits the
+// terminal, a plain line every few seconds otherwise, then a line with the totals (done, failed,
+// elapsed); nothing with --quiet.
 #pragma once
 
 #include <chrono>
@@ -14,7 +15,7 @@ namespace imgprep {
 class ProgressReporter {
  public:
   ProgressReporter(const RunStats& stats, bool quiet);
-  ~ProgressReporter();  // stops and, on a terminal, ends the bar's line
+  ~ProgressReporter();  // stops and prints the totals
 
  private:
   void loop();
