@@ -3,6 +3,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -84,8 +85,12 @@ void ProgressReporter::report(bool final) {
     std::string text = line;
     const int bar = columns - 1 - 2 - static_cast<int>(text.size());
     if (bar >= 10) {
-      const int filled = total > 0 ? static_cast<int>(bar * done / total) : bar;
-      text = "[" + std::string(filled, '#') + std::string(bar - filled, '.') + "]" + text;
+      const int64_t filled = total > 0 ? std::clamp<int64_t>(bar * done / total, 0, bar) : bar;
+      std::string drawn(static_cast<size_t>(bar) + 2, '.');
+      drawn.front() = '[';
+      drawn.back() = ']';
+      std::fill_n(drawn.begin() + 1, filled, '#');
+      text = drawn + text;
     }
     redraw(text, columns);
   } else {
