@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <fstream>
 #include <string>
 
 namespace imgprep {
@@ -38,14 +39,37 @@ const char* format_name(ImageFormat format) {
   return "unknown";
 }
 
-bool has_image_extension(const std::filesystem::path& path) {
-  static constexpr std::array<const char*, 8> kExtensions = {
-      ".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"};
+std::optional<ImageFormat> sniff_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  uint8_t head[kSniffBytes] = {};
+  in.read(reinterpret_cast<char*>(head), sizeof head);
+  return sniff_format({head, static_cast<size_t>(in.gcount())});
+}
+
+ImageFormat format_from_extension(const std::filesystem::path& path) {
+  struct Named {
+    const char* extension;
+    ImageFormat format;
+  };
+  static constexpr std::array<Named, 8> kExtensions = {{{".jpg", ImageFormat::jpeg},
+                                                        {".jpeg", ImageFormat::jpeg},
+                                                        {".png", ImageFormat::png},
+                                                        {".bmp", ImageFormat::bmp},
+                                                        {".webp", ImageFormat::webp},
+                                                        {".tif", ImageFormat::tiff},
+                                                        {".tiff", ImageFormat::tiff},
+                                                        {".gif", ImageFormat::gif}}};
   std::string ext = path.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return std::find_if(kExtensions.begin(), kExtensions.end(),
-                      [&](const char* e) { return ext == e; }) != kExtensions.end();
+  for (const Named& named : kExtensions)
+    if (ext == named.extension) return named.format;
+  return ImageFormat::unknown;
+}
+
+bool has_image_extension(const std::filesystem::path& path) {
+  return format_from_extension(path) != ImageFormat::unknown;
 }
 
 }  // namespace imgprep

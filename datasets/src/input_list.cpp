@@ -21,10 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 bool sniffs_as_image(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  uint8_t head[kSniffBytes] = {};
-  in.read(reinterpret_cast<char*>(head), sizeof head);
-  return sniff_format({head, static_cast<size_t>(in.gcount())}) != ImageFormat::unknown;
+  return sniff_file(path).value_or(ImageFormat::unknown) != ImageFormat::unknown;
 }
 
 // A folder, as the file system identifies it whatever the path to it.

@@ -1,7 +1,6 @@
 #include "imgprep/pipeline/dry_run.h"
 
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <optional>
 
@@ -13,16 +12,6 @@
 namespace imgprep {
 namespace fs = std::filesystem;
 namespace {
-
-// What the first bytes of a file say it is, as the folder walk sniffs it; nullopt when the
-// file cannot be read.
-std::optional<ImageFormat> sniff_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  uint8_t head[kSniffBytes] = {};
-  in.read(reinterpret_cast<char*>(head), sizeof head);
-  return sniff_format({head, static_cast<size_t>(in.gcount())});
-}
 
 std::string size_text(uint64_t bytes) {
   char text[64];

@@ -2,8 +2,6 @@
 
 #include <dlfcn.h>
 
-#include <algorithm>
-#include <cctype>
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
@@ -80,10 +78,8 @@ uint8_t* grow(void* context, size_t size) noexcept {
 
 void require_opencv_codecs() { plugin(); }
 
-bool opencv_decodes(const std::filesystem::path& path) {
-  std::string ext = path.extension().string();
-  std::ranges::transform(ext, ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".bmp" || ext == ".webp" || ext == ".tif" || ext == ".tiff";
+bool opencv_decodes(ImageFormat format) {
+  return format == ImageFormat::bmp || format == ImageFormat::webp || format == ImageFormat::tiff;
 }
 
 std::pair<int, int> opencv_decode(std::span<const uint8_t> bytes, Bytes& pixels) {

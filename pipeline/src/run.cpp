@@ -243,9 +243,12 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     InputList inputs =
         list_inputs(options.input, options.shard, options.output, options.classes);
     if (options.dry_run) return dry_run(options, inputs, engine.line, out);
-    // Without OpenCV's codecs such a run would fail image by image: it ends here instead.
+    // Without OpenCV's codecs such a run would fail image by image: it ends here instead. (A
+    // file of such a format under another extension is found out only when it is decoded.)
     if (options.format == OutputFormat::images ||
-        std::ranges::any_of(inputs.items, [](const InputItem& i) { return opencv_decodes(i.path); }))
+        std::ranges::any_of(inputs.items, [](const InputItem& i) {
+          return opencv_decodes(format_from_extension(i.path));
+        }))
       require_opencv_codecs();
     const OutLock lock(options.output);  // creates OUT; held until the run ends
     const nlohmann::ordered_json identity = run_identity(options, inputs);

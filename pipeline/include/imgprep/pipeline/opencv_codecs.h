@@ -10,15 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "imgprep/datasets/image_format.h"
 #include "imgprep/pipeline/bytes.h"
 
 namespace imgprep {
 
 // Loads the plugin now; throws if it cannot be loaded, saying where it was looked for and why.
 void require_opencv_codecs();
-// Whether a file named path is decoded by the plugin, by its extension (.bmp, .webp, .tif,
-// .tiff): a file of such a format under another name is found out only when it is decoded.
-bool opencv_decodes(const std::filesystem::path& path);
+// Whether images of this format are decoded by the plugin (BMP, WebP, TIFF).
+bool opencv_decodes(ImageFormat format);
 // Decodes to 8-bit RGBX in pixels; returns {width, height}.
 std::pair<int, int> opencv_decode(std::span<const uint8_t> bytes, Bytes& pixels);
 // Encodes 8-bit BGR pixels as ext (".jpg", ".png", ".webp") into out.
