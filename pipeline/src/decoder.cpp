@@ -139,6 +139,7 @@ ImageInfo Decoder::open(std::span<const uint8_t> bytes, const DecodeOptions& opt
   info_ = ImageInfo{};
   orientation_ = 1;
   opaque_only_ = false;
+  icc_profile_ = options.icc_profile;
   if (bytes.empty()) throw DecodeError("empty file");
   info_.format = sniff_format(bytes.first(std::min(bytes.size(), kSniffBytes)));
   switch (info_.format) {
@@ -168,7 +169,7 @@ ImageInfo Decoder::open(std::span<const uint8_t> bytes, const DecodeOptions& opt
 
 void Decoder::open_jpeg(const DecodeOptions& options) {
   JpegReader& r = jpeg_->reader;
-  if (!r.read_header(bytes_)) throw DecodeError("invalid JPEG: " + r.message());
+  if (!r.read_header(bytes_, options.icc_profile)) throw DecodeError("invalid JPEG: " + r.message());
   orientation_ = options.exif ? exif_orientation(r.exif()) : 1;
   const bool swap = orientation_ >= 5;
   info_.width = swap ? r.height() : r.width();
@@ -251,12 +252,12 @@ void Decoder::decode_jpeg(DecodedImage& out, const std::optional<Region>& region
 }
 
 void Decoder::decode_png(DecodedImage& out) {
-  const PngResult png = imgprep::decode_png(bytes_, out.pixels, rows_);
+  PngResult png = imgprep::decode_png(bytes_, out.pixels, rows_, icc_profile_);
   if (!png.error.empty()) throw DecodeError("PNG: " + png.error);
   out.width = png.width;
   out.height = png.height;
   out.warning = png.warning;
-  out.icc_profile = png.icc_profile;
+  out.icc_profile = std::move(png.icc_profile);
   check_decoded_size(out, info_);
 }
 

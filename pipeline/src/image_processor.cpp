@@ -9,6 +9,7 @@ ImageProcessor::ImageProcessor(const Options& options)
     : options_(options), spec_(make_output_spec(options)) {
   decode_.exif = options.exif;
   decode_.shrink_on_load = options.shrink_on_load;
+  decode_.icc_profile = options.format == OutputFormat::images && !options.strip;
   decode_.max_pixels = options.max_pixels;
   decode_.resize = options.resize;
   decode_.crop = options.crop;
@@ -102,15 +103,15 @@ void ImageProcessor::finish_output(Job& job) const {
   }
 }
 
-// The image file keeps the input's colour profile unless --strip, as libvips does; a profile
-// of another colour space than the RGB pixels (gray, CMYK) is left out.
+// The image file keeps the input's colour profile (read unless --strip), as libvips does; a
+// profile of another colour space than the RGB pixels (gray, CMYK) is left out.
 void ImageProcessor::finish_output(Job& job, const OutputSpec& spec,
                                    const std::string& icc_profile) const {
   if (options_.format != OutputFormat::images) return;
   const std::string ext = "." + options_.image_format;
   Bytes encoded;
   opencv_encode(job.output.data(), spec.width, spec.height, ext, options_.quality, encoded);
-  if (!options_.strip && is_rgb_icc_profile(icc_profile))
+  if (is_rgb_icc_profile(icc_profile))
     embed_icc_profile(encoded, ext, spec.width, spec.height, icc_profile);
   job.output.swap(encoded);
 }

@@ -80,7 +80,7 @@ JpegReader::~JpegReader() { jpeg_destroy_decompress(&s_->cinfo); }
 
 // The functions below that call libjpeg hold no objects with destructors between setjmp and the
 // calls that may longjmp back.
-bool JpegReader::read_header(std::span<const uint8_t> data) {
+bool JpegReader::read_header(std::span<const uint8_t> data, bool icc_profile) {
   State& s = *s_;
   s.warnings.clear();
   s.message.clear();
@@ -97,13 +97,13 @@ bool JpegReader::read_header(std::span<const uint8_t> data) {
   jpeg_destroy_decompress(&s.cinfo);
   jpeg_create_decompress(&s.cinfo);  // keeps err and client_data
   jpeg_save_markers(&s.cinfo, JPEG_APP0 + 1, 0xffff);
-  jpeg_save_markers(&s.cinfo, JPEG_APP0 + 2, 0xffff);
+  if (icc_profile) jpeg_save_markers(&s.cinfo, JPEG_APP0 + 2, 0xffff);
   jpeg_mem_src(&s.cinfo, data.data(), static_cast<unsigned long>(data.size()));
   jpeg_read_header(&s.cinfo, TRUE);
   // Joins the segments in their numbered order; malformed ones give a warning and no profile.
   JOCTET* icc = nullptr;
   unsigned int icc_size = 0;
-  if (jpeg_read_icc_profile(&s.cinfo, &icc, &icc_size)) {
+  if (icc_profile && jpeg_read_icc_profile(&s.cinfo, &icc, &icc_size)) {
     s.icc_profile.assign(reinterpret_cast<const char*>(icc), icc_size);
     std::free(icc);
   }

@@ -18,8 +18,9 @@ class JpegReader {
   JpegReader(const JpegReader&) = delete;
   JpegReader& operator=(const JpegReader&) = delete;
 
-  // Each step returns false on a libjpeg error; message() says why.
-  bool read_header(std::span<const uint8_t> data);
+  // Each step returns false on a libjpeg error; message() says why. icc_profile: also read
+  // the colour profile (icc_profile() is empty otherwise).
+  bool read_header(std::span<const uint8_t> data, bool icc_profile);
   int width() const;
   int height() const;
   bool cmyk() const;   // CMYK or YCCK: decoded as 4-channel CMYK

@@ -33,14 +33,14 @@ void read_bytes(png_structp png, png_bytep out, size_t n) {
 
 // Kept free of objects with destructors: libpng reports errors by longjmp.
 bool read_png(png_structp png, png_infop info, Bytes& pixels,
-              std::vector<uint8_t*>& rows, PngResult& result) {
+              std::vector<uint8_t*>& rows, bool icc_profile, PngResult& result) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_read_info(png, info);
   png_charp icc_name = nullptr;
   int icc_compression = 0;
   png_bytep icc = nullptr;
   png_uint_32 icc_size = 0;
-  if (png_get_iCCP(png, info, &icc_name, &icc_compression, &icc, &icc_size) == PNG_INFO_iCCP)
+  if (icc_profile && png_get_iCCP(png, info, &icc_name, &icc_compression, &icc, &icc_size) == PNG_INFO_iCCP)
     result.icc_profile.assign(reinterpret_cast<const char*>(icc), icc_size);
   const png_byte color = png_get_color_type(png, info);
   png_set_expand(png);  // palette -> RGB, low-bit gray -> 8 bits, tRNS -> alpha
@@ -63,7 +63,7 @@ bool read_png(png_structp png, png_infop info, Bytes& pixels,
 }  // namespace
 
 PngResult decode_png(std::span<const uint8_t> bytes, Bytes& pixels,
-                     std::vector<uint8_t*>& rows) {
+                     std::vector<uint8_t*>& rows, bool icc_profile) {
   PngResult result;
   ReadState state{bytes, 0, &result};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, on_error, on_warning);
@@ -74,7 +74,7 @@ PngResult decode_png(std::span<const uint8_t> bytes, Bytes& pixels,
     return result;
   }
   png_set_read_fn(png, &state, read_bytes);
-  if (!read_png(png, info, pixels, rows, result) && result.error.empty())
+  if (!read_png(png, info, pixels, rows, icc_profile, result) && result.error.empty())
     result.error = "corrupt PNG data";
   png_destroy_read_struct(&png, &info, nullptr);
   return result;

@@ -32,6 +32,9 @@ struct DecodeOptions {
   uint64_t max_pixels = 178956970;
   ResizeSpec resize;  // shrink-on-load only picks scales that still cover this
   CropSpec crop;
+  // Read the colour profile (JPEG APP2, PNG iCCP) into DecodedImage::icc_profile; only image
+  // outputs keep it, so tensors never pay for it.
+  bool icc_profile = false;
 };
 
 // What the header says, upright (after EXIF orientation).
@@ -112,6 +115,7 @@ class Decoder {
   ImageInfo info_;
   int orientation_ = 1;
   bool opaque_only_ = false;  // see ImageSize::opaque_only
+  bool icc_profile_ = false;  // DecodeOptions::icc_profile of the open image
   Bytes spare_;  // scratch for CMYK and orientation
   std::vector<uint8_t*> rows_;
 };
