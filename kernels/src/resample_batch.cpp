@@ -8,6 +8,13 @@ namespace {
 
 uint64_t align_up(uint64_t v) { return (v + BatchTables::kAlign - 1) / BatchTables::kAlign * BatchTables::kAlign; }
 
+constexpr unsigned kBlockX = 32, kBlockY = 8;  // a warp across a row, 8 rows: 256 threads
+
+unsigned blocks(uint64_t extent, unsigned per_block, unsigned limit) {
+  const uint64_t n = (extent + per_block - 1) / per_block;
+  return static_cast<unsigned>(n < 1 ? 1 : (n > limit ? limit : n));
+}
+
 }  // namespace
 
 void BatchTables::clear() {
@@ -31,12 +38,12 @@ BatchImage BatchTables::add(int src_w, int src_h, const ResizePlan& plan, int ou
   im.out_h = out_h;
   out_bytes_ = align_up(im.out + static_cast<uint64_t>(out_w) * out_h * OutputSpec::kChannels *
                                      format.element_size());
-  im.x_starts = static_cast<uint32_t>(starts_.size());
+  im.x_starts = starts_.size();
   starts_.insert(starts_.end(), plan.x.start.begin(), plan.x.start.end());
-  im.y_starts = static_cast<uint32_t>(starts_.size());
+  im.y_starts = starts_.size();
   starts_.insert(starts_.end(), plan.y.start.begin(), plan.y.start.end());
   auto add_weights = [this](const AxisPlan& axis) {
-    const auto at = static_cast<uint32_t>(weights_.size());
+    const uint64_t at = weights_.size();
     weights_.insert(weights_.end(), axis.weights.begin(), axis.weights.end());
     if (axis.fixed.empty())
       fixed_.resize(weights_.size(), 0);
@@ -90,6 +97,15 @@ DeviceBatch BatchTables::device_view(const uint8_t* staging, uint8_t* out) const
   b.max_out_w = max_out_w_;
   b.max_out_h = max_out_h_;
   return b;
+}
+
+LaunchShape resample_launch_shape(const DeviceBatch& batch) {
+  LaunchShape shape;
+  shape.block = {kBlockX, kBlockY, 1};
+  shape.grid = {blocks(static_cast<uint64_t>(batch.max_out_w), kBlockX, kMaxGridX),
+                blocks(static_cast<uint64_t>(batch.max_out_h), kBlockY, kMaxGridYZ),
+                blocks(static_cast<uint64_t>(batch.image_count), 1, kMaxGridYZ)};
+  return shape;
 }
 
 void resample_batch_on_host(const BatchTables& tables, const OutputSpec& format,

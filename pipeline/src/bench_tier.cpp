@@ -152,9 +152,11 @@ class DecodeCeiling {
   uint64_t preloaded_ = 0;
 };
 
-// One run of an engine tier into sink; returns its wall seconds.
+// One run of an engine tier into sink; returns its wall seconds. The GPU tier runs on `gpu`,
+// made once for every run of the tier.
 double run_engine(Tier tier, const Options& options, const std::vector<InputItem>& items,
-                  const ImageProcessor& processor, NullSink& sink, RunStats& stats) {
+                  const ImageProcessor& processor, GpuEngine* gpu, NullSink& sink,
+                  RunStats& stats) {
   std::atomic<bool> stop{false};
   EngineRun run{items, options, processor, sink, stats, stop};
   const auto start = Clock::now();
@@ -163,7 +165,7 @@ double run_engine(Tier tier, const Options& options, const std::vector<InputItem
     case Tier::threads: run_threads_engine(run); break;
     case Tier::procs: run_procs_engine(run); break;
     case Tier::tbb: run_tbb_engine(run); break;
-    case Tier::gpu: run_gpu_engine(run, options.device, options.batch); break;
+    case Tier::gpu: gpu->run(run); break;
     case Tier::ceiling: break;
   }
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -204,12 +206,20 @@ nlohmann::ordered_json verdict(Tier tier, const std::array<double, kStages>& bus
 nlohmann::ordered_json measure_tier(Tier tier, const Options& options, const BenchOptions& bench,
                                     const std::vector<InputItem>& items) {
   nlohmann::ordered_json result = {{"tier", to_string(tier)}, {"available", true}, {"reason", ""}};
+  // The GPU tier's context, module and buffers are made here, before any run is timed, and
+  // reused by every run.
+  std::unique_ptr<GpuEngine> gpu;
   if (tier == Tier::gpu) {
     const GpuProbe probe = probe_gpu(options.device);
     result["device"] = probe.description;
-    if (!probe.usable) {
+    try {
+      if (probe.usable) gpu = std::make_unique<GpuEngine>(options.device, options.batch);
+    } catch (const GpuError& e) {
+      result["reason"] = e.what();
+    }
+    if (!gpu) {
       result["available"] = false;
-      result["reason"] = probe.description;
+      if (!probe.usable) result["reason"] = probe.description;
       return result;
     }
   }
@@ -221,7 +231,7 @@ nlohmann::ordered_json measure_tier(Tier tier, const Options& options, const Ben
 
   // Returns the run's seconds; stats and sink receive what the run did.
   const auto run_once = [&](NullSink& sink, RunStats& stats) {
-    if (!ceiling) return run_engine(tier, options, items, processor, sink, stats);
+    if (!ceiling) return run_engine(tier, options, items, processor, gpu.get(), sink, stats);
     const auto start = Clock::now();
     ceiling->run(stats);
     return std::chrono::duration<double>(Clock::now() - start).count();

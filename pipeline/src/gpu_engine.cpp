@@ -2,6 +2,9 @@
 
 #include <cuda_runtime.h>
 
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
+
 #include <cstring>
 
 #include "cpu_graph.h"
@@ -54,11 +57,13 @@ using PinnedBytes = GrowBytes<PinnedMemory>;
 using DeviceBytes = GrowBytes<DeviceMemory>;
 
 // One staging slot of the ring: a batch's host and device buffers, its stream and the event
-// that tells when its results are back (and the slot may be refilled).
+// that tells when its results are back (and the slot may be refilled). The host thread waiting
+// on the event sleeps (blocking sync) instead of spinning a core that decoding needs.
 struct Slot {
   Slot() {
     check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-    check(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), "cudaEventCreate");
+    check(cudaEventCreateWithFlags(&done, cudaEventDisableTiming | cudaEventBlockingSync),
+          "cudaEventCreate");
   }
   ~Slot() {
     cudaEventDestroy(done);
@@ -76,10 +81,30 @@ struct Slot {
   std::vector<int> image_of;  // per job: its index in tables.images(), -1 if it has none
 };
 
+// The CUDA tier's build architectures, for the reason a device cannot run this build.
+#ifndef IMGPREP_CUDA_ARCHITECTURES
+#define IMGPREP_CUDA_ARCHITECTURES "unknown"
+#endif
+
+}  // namespace
+
+struct GpuEngine::Ring {
+  Slot slots[kRing];
+};
+
+namespace {
+
 class GpuStage {
  public:
-  GpuStage(EngineRun& run, SinkStage& sink, JobSlots& slots, int device, int batch)
-      : run_(run), sink_(sink), slots_(slots), device_(device), batch_(batch) {
+  GpuStage(EngineRun& run, SinkStage& sink, JobSlots& slots, Slot (&ring)[kRing], int device,
+           int batch)
+      : run_(run),
+        sink_(sink),
+        slots_(slots),
+        ring_(ring),
+        device_(device),
+        batch_(batch),
+        cpu_(run.options.resolved_threads()) {
     queue_.set_capacity(batch * 2);
     thread_ = std::thread([this] { work(); });
   }
@@ -103,7 +128,7 @@ class GpuStage {
 
  private:
   void work() {
-    // The current device is per thread: this one allocates and launches on it too.
+    // The current device is per thread: this one copies and launches on it too.
     try {
       check(cudaSetDevice(device_), "cudaSetDevice");
     } catch (...) {
@@ -151,6 +176,12 @@ class GpuStage {
     jobs.clear();
   }
 
+  // body(i) for i in [0, n), spread over the CPU tier's threads (this thread among them).
+  template <class Body>
+  void in_parallel(size_t n, const Body& body) {
+    cpu_.execute([&] { oneapi::tbb::parallel_for(size_t{0}, n, body); });
+  }
+
   // Takes the jobs (pending is left empty) once the slot's previous batch is delivered.
   void submit(std::vector<Job*>& pending) {
     if (pending.empty()) return;
@@ -177,9 +208,11 @@ class GpuStage {
 
     const size_t in_bytes = t.staging_bytes();
     uint8_t* in = slot.host_in.reserve(in_bytes);
-    for (size_t i = 0; i < batch.size(); ++i)
-      std::memcpy(in + t.images()[i].src, batch[i]->decoded.pixels.data(),
-                  static_cast<size_t>(t.images()[i].src_w) * t.images()[i].src_h * 4);
+    in_parallel(batch.size(), [&](size_t i) {
+      const BatchImage& image = t.images()[i];
+      std::memcpy(in + image.src, batch[i]->decoded.pixels.data(),
+                  static_cast<size_t>(image.src_w) * image.src_h * 4);
+    });
     t.pack_tables(in);
 
     uint8_t* device_in = slot.device_in.reserve(in_bytes);
@@ -196,44 +229,43 @@ class GpuStage {
     check(cudaEventRecord(slot.done, slot.stream), "cudaEventRecord");
   }
 
-  // Waits for the slot's batch, hands its jobs (in order) to the sink stage.
+  // Waits for the slot's batch; its tensors (and files) are made on the CPU tier's threads, then
+  // its jobs go to the sink stage in order.
   void deliver(Slot& slot) {
     if (slot.jobs.empty()) return;
     check(cudaEventSynchronize(slot.done), "GPU batch");
     // The jobs leave the slot before any is handed on, so each is released exactly once: by
-    // the sink, or below if handing it on fails.
+    // the sink, or below if making their outputs fails.
     std::vector<Job*>& jobs = delivering_;
     jobs.swap(slot.jobs);
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      Job* job = jobs[i];
-      try {
-        if (const int image = slot.image_of[i]; image >= 0) {
-          const BatchImage& im = slot.tables.images()[static_cast<size_t>(image)];
-          OutputSpec spec = run_.processor.spec();
-          spec.width = im.out_w;
-          spec.height = im.out_h;
-          const size_t bytes = spec.bytes();
-          job->output.resize(bytes);
-          std::memcpy(job->output.data(), slot.host_out.data() + im.out, bytes);
-          run_.processor.finish_output(*job);
-        }
-      } catch (...) {
-        // Not yet handed on: back to their slots, then the error goes up.
-        for (size_t k = i; k < jobs.size(); ++k) slots_.release(jobs[k]);
-        jobs.clear();
-        throw;
-      }
-      sink_.push(job);
+    try {
+      in_parallel(jobs.size(), [&](size_t i) {
+        const int image = slot.image_of[i];
+        if (image < 0) return;
+        Job& job = *jobs[i];
+        const BatchImage& im = slot.tables.images()[static_cast<size_t>(image)];
+        OutputSpec spec = run_.processor.spec();
+        spec.width = im.out_w;
+        spec.height = im.out_h;
+        job.output.resize(spec.bytes());
+        std::memcpy(job.output.data(), slot.host_out.data() + im.out, spec.bytes());
+        run_.processor.finish_output(job);
+      });
+    } catch (...) {
+      release(jobs);
+      throw;
     }
+    for (Job* job : jobs) sink_.push(job);
     jobs.clear();
   }
 
   EngineRun& run_;
   SinkStage& sink_;
   JobSlots& slots_;
+  Slot (&ring_)[kRing];
   int device_;
   int batch_;
-  Slot ring_[kRing];
+  oneapi::tbb::task_arena cpu_;  // packing and unpacking: as many threads as decoding
   int next_ = 0;
   std::vector<const Job*> batch_jobs_;  // the jobs of the batch being packed that have pixels
   std::vector<Job*> delivering_;        // the jobs of the batch being handed on
@@ -246,6 +278,10 @@ class GpuStage {
 // batch filling, kRing in flight, plus what the readers and decoders hold.
 int gpu_in_flight(const Options& options, int batch) {
   return batch * (kRing + 1) + options.in_flight_for(options.resolved_threads());
+}
+
+std::string device_name(int device, const cudaDeviceProp& prop) {
+  return std::string(prop.name) + ", device " + std::to_string(device);
 }
 
 }  // namespace
@@ -265,14 +301,35 @@ GpuProbe probe_gpu(int device) {
   cudaDeviceProp prop{};
   if (cudaGetDeviceProperties(&prop, device) != cudaSuccess)
     return {false, "cannot query CUDA device " + std::to_string(device)};
-  return {true, std::string(prop.name) + ", device " + std::to_string(device)};
+  // Making the context is where a busy exclusive-process device or a prohibited one refuses.
+  cudaError_t context = cudaSetDevice(device);
+  if (context == cudaSuccess) context = cudaFree(nullptr);
+  if (context != cudaSuccess) {
+    cudaGetLastError();
+    return {false, "cannot use CUDA device " + std::to_string(device) + ": " +
+                       cudaGetErrorString(context) + " (" + device_name(device, prop) + ")"};
+  }
+  if (const char* why = resample_kernel_unavailable())
+    return {false, "this build's GPU code cannot run on CUDA device " + std::to_string(device) +
+                       ": " + why + " (" + device_name(device, prop) + ", compute capability " +
+                       std::to_string(prop.major) + "." + std::to_string(prop.minor) +
+                       "; built for CUDA architectures " IMGPREP_CUDA_ARCHITECTURES ")"};
+  return {true, device_name(device, prop)};
 }
 
-void run_gpu_engine(EngineRun& run, int device, int batch) {
-  check(cudaSetDevice(device), "cudaSetDevice");
-  JobSlots slots(gpu_in_flight(run.options, batch));
+GpuEngine::GpuEngine(int device, int batch) : device_(device), batch_(batch) {
+  const GpuProbe probe = probe_gpu(device);  // the context and the kernel's module, loaded now
+  if (!probe.usable) throw GpuError(probe.description);
+  ring_ = std::make_unique<Ring>();
+}
+
+GpuEngine::~GpuEngine() = default;
+
+void GpuEngine::run(EngineRun& run) {
+  check(cudaSetDevice(device_), "cudaSetDevice");
+  JobSlots slots(gpu_in_flight(run.options, batch_));
   SinkStage sink(run, slots);
-  GpuStage gpu(run, sink, slots, device, batch);
+  GpuStage gpu(run, sink, slots, ring_->slots, device_, batch_);
   run_cpu_graph(
       run, slots,
       [&](Job& job, Scratch& scratch) { run.processor.decode_and_plan(job, scratch, run.stats); },
@@ -280,5 +337,7 @@ void run_gpu_engine(EngineRun& run, int device, int batch) {
   gpu.finish();
   sink.finish();
 }
+
+void run_gpu_engine(EngineRun& run, int device, int batch) { GpuEngine(device, batch).run(run); }
 
 }  // namespace imgprep

@@ -2,39 +2,75 @@
 //
 // Why it exists: pipeline/src/gpu_engine.cpp (GpuStage: a ring of pinned staging slots, each with
 // a stream and an event; batching in input order; delivery to the sink; failed jobs passing
-// through; the partial last batch; CUDA error handling) only runs where a GPU is present, which
-// most machines that build imgprep lack. Linked against this file instead of libcudart, that same
-// source runs anywhere, and tests/gpu_fake/test_fake_gpu_engine.py holds its output byte-equal to
-// the CPU engine's. The "kernel" here is the host per-pixel function resample_batch_pixel (what
-// resample_batch_on_host runs), so this tests the orchestration, not the device code: the real
-// kernel is tested on a GPU by tests/cpp/gpu_kernel_test.cpp and tests/python/test_gpu_parity.py.
+// through; the partial last batch; CUDA error handling; probing a device) only runs where a GPU
+// is present, which most machines that build imgprep lack. Linked against this file instead of
+// libcudart, that same source runs anywhere, and tests/gpu_fake/test_fake_gpu_engine.py holds its
+// output byte-equal to the CPU engine's. The "kernel" here is the kernel's own per-thread body
+// (resample_batch_thread, resample_batch.h) run on the CPU for every block and thread of the
+// launch shape the real launch uses (resample_launch_shape), so the launch configuration and the
+// kernel's indexing are tested too, though not the device code's compilation: the real kernel is
+// tested on a GPU by tests/gpu_kernel/gpu_kernel_test.cpp and tests/python/test_gpu_parity.py.
 //
-// It implements exactly the runtime calls that gpu_engine.cpp and the kernel launch
+// The fake enforces what the real runtime enforces, so an engine that passes here does not fail
+// on a GPU for a reason the fake could have seen:
+//   - Completion is asynchronous: stream work (copies, kernels) runs only when the host must see
+//     it (an event recorded after it synchronised, its stream synchronised or destroyed, cudaFree,
+//     a synchronous cudaMemcpy, cudaDeviceSynchronize): the latest a GPU may run it. An engine
+//     that reads results before waiting, or refills a slot still in flight, gives wrong bytes.
+//   - The current device is per thread (cudaSetDevice). Allocations, streams and events belong
+//     to the device current when they were made; launching a kernel on a stream of another device
+//     than the calling thread's current one fails, recording an event of one device on another's
+//     stream fails, and a kernel touching another device's memory faults.
+//   - Device memory is not host memory: it is mapped PROT_NONE except while the fake itself runs
+//     stream work, so host code that dereferences a device pointer crashes.
+//   - Every copy's direction is checked against the allocation table (cudaMemcpyHostToDevice
+//     must copy from host memory into one device allocation, and so on).
+//   - A launch whose grid or block exceeds CUDA's limits fails as a real one does.
+//
+// It implements the runtime calls that gpu_engine.cpp, the bench and the kernel launch
 // (kernels/include/imgprep/kernels/resample_batch_cuda.h) make, with the signatures of
 // <cuda_runtime.h>; it is compiled as plain C++ and nothing links libcudart.
 //
 // Environment:
+//   IMGPREP_FAKE_CUDA_IMMEDIATE=1          stream work runs at once, when it is enqueued: the
+//                                          earliest a GPU may run it (the default defers it)
+//   IMGPREP_FAKE_CUDA_DEVICES=N            N devices (default 1), all "fake CUDA device"
+//   IMGPREP_FAKE_CUDA_CC=M.m               their compute capability (default 9.0)
+//   IMGPREP_FAKE_CUDA_UNAVAILABLE=d1,d2    these devices fail context creation (cudaFree(nullptr),
+//                                          any allocation, stream or event) with
+//                                          cudaErrorDevicesUnavailable, as an exclusive-process
+//                                          device in use or a prohibited one does
+//   IMGPREP_FAKE_CUDA_NO_KERNEL_IMAGE=d1,… the kernel cannot load on these devices (a build
+//                                          without code for their architecture):
+//                                          resample_kernel_unavailable() and launches report
+//                                          cudaErrorNoKernelImageForDevice
 //   IMGPREP_FAKE_CUDA_FAIL_AFTER=N         the N-th cudaMemcpyAsync (counting from 1) fails with
 //                                          cudaErrorLaunchFailure
 //   IMGPREP_FAKE_CUDA_FAIL_SYNC_AFTER=N    the N-th cudaEventSynchronize fails likewise (where a
 //                                          real asynchronous kernel fault would show)
 //   IMGPREP_FAKE_CUDA_FAIL_LAUNCH_AFTER=N  the N-th kernel launch fails likewise
 //   Each failure is sticky, as a real launch failure is: every later call fails too.
-//   IMGPREP_FAKE_CUDA_DEFER=1              stream work (copies, kernels) is queued and runs only
-//                                          when an event recorded after it is synchronised (or the
-//                                          stream is destroyed, or memory freed): the latest a GPU
-//                                          may run it. Without it, work runs at once: the earliest.
-//                                          An engine that reads results before waiting, or refills
-//                                          a slot still in flight, gives wrong bytes in this mode.
+//   IMGPREP_FAKE_CUDA_REPORT=PATH          write a JSON object of what the process did
+//                                          (allocations, copies by direction, launches, waits
+//                                          that would spin a core, ...) and on which devices, at
+//                                          exit and whenever something is released
 // Fresh allocations are filled with 0xCD, so bytes the "device" never wrote do not read as 0.
 #include <cuda_runtime.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <iterator>
+#include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "imgprep/kernels/resample_batch.h"
@@ -42,32 +78,92 @@
 
 // The opaque handle types of the runtime API (driver_types.h declares them, never defines them).
 struct CUstream_st {
+  int device = 0;
   std::vector<std::function<void()>> queued;  // deferred work, in stream order
+  std::vector<bool> is_launch;                // parallel to queued
   size_t ran = 0;                             // how many of `queued` have run
 };
 
 struct CUevent_st {
+  int device = 0;
+  unsigned flags = 0;
   cudaStream_t stream = nullptr;  // where it was last recorded; null: never recorded
   size_t position = 0;            // the stream work that precedes it
 };
 
 namespace {
 
-std::mutex mutex;  // the fake's state; the engine calls from its GPU thread and the main thread
-std::set<cudaStream_t> streams;
-std::atomic<cudaError_t> sticky_error{cudaSuccess};
-thread_local cudaError_t last_error = cudaSuccess;
-long memcpy_async_calls = 0, event_sync_calls = 0, launch_calls = 0;
+// ---- Configuration ----------------------------------------------------------------------------
 
 long env_count(const char* name) {
   const char* value = std::getenv(name);
   return value && *value ? std::strtol(value, nullptr, 10) : 0;
 }
 
-bool deferred() {
-  static const bool defer = env_count("IMGPREP_FAKE_CUDA_DEFER") != 0;
-  return defer;
+std::set<int> env_devices(const char* name) {
+  std::set<int> devices;
+  const char* value = std::getenv(name);
+  if (!value) return devices;
+  std::stringstream list(value);
+  for (std::string item; std::getline(list, item, ',');)
+    if (!item.empty()) devices.insert(std::atoi(item.c_str()));
+  return devices;
 }
+
+bool immediate() {
+  static const bool now = env_count("IMGPREP_FAKE_CUDA_IMMEDIATE") != 0;
+  return now;
+}
+
+int device_count() {
+  static const int count = std::getenv("IMGPREP_FAKE_CUDA_DEVICES")
+                               ? static_cast<int>(env_count("IMGPREP_FAKE_CUDA_DEVICES"))
+                               : 1;
+  return count;
+}
+
+bool unavailable(int device) {
+  static const std::set<int> devices = env_devices("IMGPREP_FAKE_CUDA_UNAVAILABLE");
+  return devices.count(device) != 0;
+}
+
+bool no_kernel_image(int device) {
+  static const std::set<int> devices = env_devices("IMGPREP_FAKE_CUDA_NO_KERNEL_IMAGE");
+  return devices.count(device) != 0;
+}
+
+// ---- State (all under `mutex`, but for the thread's own current device and last error) -------
+
+std::mutex mutex;  // the engine calls from its GPU thread and the main thread
+std::atomic<cudaError_t> sticky_error{cudaSuccess};
+thread_local cudaError_t last_error = cudaSuccess;
+thread_local int current_device = 0;  // cudaSetDevice's, per host thread as in the runtime
+std::set<cudaStream_t> streams;
+std::set<cudaEvent_t> events;
+long memcpy_async_calls = 0, event_sync_calls = 0, launch_calls = 0;  // for failure injection
+
+// What the process did, for IMGPREP_FAKE_CUDA_REPORT: a count and the devices it happened on.
+struct Tally {
+  long count = 0, bytes = 0;
+  std::set<int> devices;
+  void add(int device, long n = 0) {
+    ++count;
+    bytes += n;
+    devices.insert(device);
+  }
+};
+struct Report {
+  Tally device_allocations, pinned_allocations, frees, streams, events, launches, event_syncs,
+      spin_waits, pageable_async_copies;
+  std::map<std::string, Tally> memcpy_async;  // by direction
+  long max_queued_launches = 0;  // most kernels queued and not yet run on one stream
+  long queued_launches = 0, max_queued_launches_all = 0;  // the same over all streams
+  void write() const;  // to IMGPREP_FAKE_CUDA_REPORT; the caller holds `mutex`
+  ~Report() {
+    std::lock_guard lock(mutex);
+    write();
+  }
+} report;
 
 cudaError_t result(cudaError_t error) {
   if (error != cudaSuccess) last_error = error;
@@ -82,29 +178,299 @@ cudaError_t injected(long& calls, const char* variable) {
   return sticky_error;
 }
 
+// A device's context is created on first use (cudaFree(nullptr) forces it); on a device that is
+// busy (exclusive-process, in use) or prohibited that fails, and so does every later use.
+cudaError_t context_error() {
+  if (sticky_error != cudaSuccess) return sticky_error;
+  return unavailable(current_device) ? cudaErrorDevicesUnavailable : cudaSuccess;
+}
+
+// ---- The allocation table ---------------------------------------------------------------------
+// Device memory is mapped PROT_NONE: host code cannot touch it. The fake opens it (read-write)
+// only while it runs stream work under `mutex`, as only the device may access device memory.
+
+struct Allocation {
+  uint8_t* base = nullptr;
+  size_t size = 0, mapped = 0;  // asked for; mapped (whole pages, device memory only)
+  bool device = false;          // cudaMalloc; else pinned host memory (cudaMallocHost/HostAlloc)
+  int owner = 0;                // the device current when it was made
+};
+std::map<const uint8_t*, Allocation> allocations;  // by base
+int device_memory_open = 0;                        // nesting of DeviceMemoryOpen
+
+void protect(const Allocation& a, bool open) {
+  if (mprotect(a.base, a.mapped, open ? PROT_READ | PROT_WRITE : PROT_NONE) != 0) std::abort();
+}
+
+struct DeviceMemoryOpen {
+  DeviceMemoryOpen() {
+    if (device_memory_open++ == 0)
+      for (auto& [base, a] : allocations)
+        if (a.device) protect(a, true);
+  }
+  ~DeviceMemoryOpen() {
+    if (--device_memory_open == 0)
+      for (auto& [base, a] : allocations)
+        if (a.device) protect(a, false);
+  }
+};
+
+// The allocation holding [p, p + size), or null (also when the range runs past its end).
+const Allocation* allocation_of(const void* p, size_t size = 1) {
+  const auto* at = static_cast<const uint8_t*>(p);
+  auto it = allocations.upper_bound(at);
+  if (it == allocations.begin()) return nullptr;
+  const Allocation& a = std::prev(it)->second;
+  const size_t offset = static_cast<size_t>(at - a.base);
+  return offset < a.size && size <= a.size - offset ? &a : nullptr;
+}
+
+bool in_device_memory(const void* p, size_t size) {
+  const auto* at = static_cast<const uint8_t*>(p);
+  for (const uint8_t* q : {at, at + (size ? size - 1 : 0)})
+    if (const Allocation* a = allocation_of(q); a && a->device) return true;
+  return false;
+}
+
+const Allocation* device_allocation(const void* p, size_t size) {
+  const Allocation* a = allocation_of(p, size);
+  return a && a->device ? a : nullptr;
+}
+
+bool pinned(const void* p, size_t size) {
+  const Allocation* a = allocation_of(p, size);
+  return a && !a->device;
+}
+
+cudaError_t add_allocation(void** ptr, size_t size, bool device) {
+  if (!ptr) return cudaErrorInvalidValue;
+  if (const cudaError_t error = context_error()) return error;
+  Allocation a;
+  a.size = size ? size : 1;
+  a.device = device;
+  a.owner = current_device;
+  if (device) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    a.mapped = (a.size + page - 1) / page * page;
+    void* p = mmap(nullptr, a.mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return cudaErrorMemoryAllocation;
+    a.base = static_cast<uint8_t*>(p);
+    std::memset(a.base, 0xCD, a.size);
+    if (device_memory_open == 0) protect(a, false);
+    report.device_allocations.add(a.owner, static_cast<long>(size));
+  } else {
+    a.base = static_cast<uint8_t*>(std::malloc(a.size));
+    if (!a.base) return cudaErrorMemoryAllocation;
+    std::memset(a.base, 0xCD, a.size);
+    report.pinned_allocations.add(a.owner, static_cast<long>(size));
+  }
+  allocations[a.base] = a;
+  *ptr = a.base;
+  return cudaSuccess;
+}
+
+cudaError_t remove_allocation(void* ptr, bool device) {
+  const auto it = allocations.find(static_cast<const uint8_t*>(ptr));
+  if (it == allocations.end() || it->second.device != device) return cudaErrorInvalidValue;
+  const Allocation a = it->second;
+  allocations.erase(it);
+  if (device)
+    munmap(a.base, a.mapped);
+  else
+    std::free(a.base);
+  report.frees.add(a.owner);
+  report.write();
+  return cudaSuccess;
+}
+
+// ---- Streams ----------------------------------------------------------------------------------
+
 // Runs stream work in order, up to (not including) position `upto`. Caller holds the mutex.
 void run_until(cudaStream_t stream, size_t upto) {
-  while (stream->ran < upto && stream->ran < stream->queued.size())
-    stream->queued[stream->ran++]();
+  if (stream->ran >= upto || stream->ran >= stream->queued.size()) return;
+  DeviceMemoryOpen open;
+  while (stream->ran < upto && stream->ran < stream->queued.size()) {
+    report.queued_launches -= stream->is_launch[stream->ran];
+    auto work = std::move(stream->queued[stream->ran++]);
+    if (sticky_error == cudaSuccess) work();  // after a fault the device runs nothing more
+  }
 }
 
-void run_all_streams() {
-  for (cudaStream_t stream : streams) run_until(stream, stream->queued.size());
+void run_stream(cudaStream_t stream) { run_until(stream, stream->queued.size()); }
+
+// Every stream of `device` (-1: of every device), as a device-wide synchronisation does.
+void run_all_streams(int device = -1) {
+  for (cudaStream_t stream : streams)
+    if (device < 0 || stream->device == device) run_stream(stream);
 }
 
-// Work on a stream: now, or queued until an event after it is synchronised.
-void enqueue(cudaStream_t stream, std::function<void()> work) {
-  if (!deferred() || stream == nullptr) {
-    work();
+// A live stream (the null stream is the legacy default stream of the current device).
+cudaError_t check_stream(cudaStream_t stream) {
+  return stream == nullptr || streams.count(stream) ? cudaSuccess
+                                                    : cudaErrorInvalidResourceHandle;
+}
+
+int device_of(cudaStream_t stream) { return stream ? stream->device : current_device; }
+
+// A stream a kernel may be launched on: a live one of the calling thread's current device. The
+// CUDA programming guide ("Stream and Event Behavior"): a kernel launch fails if issued to a
+// stream not associated with the current device; a memory copy succeeds.
+cudaError_t check_launch_stream(cudaStream_t stream) {
+  if (const cudaError_t error = check_stream(stream)) return error;
+  return device_of(stream) == current_device ? cudaSuccess : cudaErrorInvalidResourceHandle;
+}
+
+// Work on a stream: queued until the host must see it, or run now in IMMEDIATE mode. Work on the
+// legacy default stream waits for the device's other streams and completes before the call
+// returns, as with a real (blocking) stream.
+void enqueue(cudaStream_t stream, std::function<void()> work, bool launch) {
+  if (immediate() || stream == nullptr) {
+    if (stream == nullptr) run_all_streams(current_device);
+    DeviceMemoryOpen open;
+    if (sticky_error == cudaSuccess) work();
+    if (launch) {
+      report.max_queued_launches = std::max(report.max_queued_launches, 1L);
+      report.max_queued_launches_all = std::max(report.max_queued_launches_all, 1L);
+    }
     return;
   }
   stream->queued.push_back(std::move(work));
+  stream->is_launch.push_back(launch);
+  long queued = 0;
+  for (size_t i = stream->ran; i < stream->queued.size(); ++i) queued += stream->is_launch[i];
+  report.max_queued_launches = std::max(report.max_queued_launches, queued);
+  report.queued_launches += launch;
+  report.max_queued_launches_all =
+      std::max(report.max_queued_launches_all, report.queued_launches);
 }
 
-void* allocate(size_t size) {
-  void* p = std::malloc(size ? size : 1);
-  if (p) std::memset(p, 0xCD, size);
-  return p;
+// ---- Copies -----------------------------------------------------------------------------------
+
+const char* direction_name(cudaMemcpyKind kind) {
+  switch (kind) {
+    case cudaMemcpyHostToHost: return "HostToHost";
+    case cudaMemcpyHostToDevice: return "HostToDevice";
+    case cudaMemcpyDeviceToHost: return "DeviceToHost";
+    case cudaMemcpyDeviceToDevice: return "DeviceToDevice";
+    default: return "Default";
+  }
+}
+
+// The copy's direction, checked against where dst and src lie (cudaMemcpyDefault: inferred from
+// it, as with unified addressing). A range that is not where its kind says is
+// cudaErrorInvalidValue, as the runtime reports it; so is a device range that runs past the end
+// of its allocation.
+cudaError_t copy_direction(void* dst, const void* src, size_t count, cudaMemcpyKind& kind) {
+  if (!dst || !src) return cudaErrorInvalidValue;
+  if (kind == cudaMemcpyDefault) {
+    const bool to = in_device_memory(dst, count), from = in_device_memory(src, count);
+    kind = to ? (from ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
+              : (from ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+  }
+  const bool dst_ok = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice
+                          ? device_allocation(dst, count) != nullptr
+                          : !in_device_memory(dst, count);
+  const bool src_ok = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice
+                          ? device_allocation(src, count) != nullptr
+                          : !in_device_memory(src, count);
+  if (kind < cudaMemcpyHostToHost || kind > cudaMemcpyDeviceToDevice) return cudaErrorInvalidValue;
+  return dst_ok && src_ok ? cudaSuccess : cudaErrorInvalidValue;
+}
+
+// An async copy with a host side in pageable memory: the runtime stages it through its own
+// pinned buffer and the call is (in effect) synchronous, which stalls the engine's pipeline.
+bool pageable(void* dst, const void* src, size_t count, cudaMemcpyKind kind) {
+  if (kind == cudaMemcpyHostToDevice) return !pinned(src, count);
+  if (kind == cudaMemcpyDeviceToHost) return !pinned(dst, count);
+  return false;
+}
+
+// ---- The kernel launch -----------------------------------------------------------------------
+
+// CUDA's launch limits (any device of compute capability 5.0 or later).
+bool valid_launch(const imgprep::LaunchShape& s) {
+  const auto& g = s.grid;
+  const auto& b = s.block;
+  if (!g.x || !g.y || !g.z || !b.x || !b.y || !b.z) return false;
+  if (g.x > 2147483647u || g.y > 65535u || g.z > 65535u) return false;
+  if (b.x > 1024u || b.y > 1024u || b.z > 64u) return false;
+  return uint64_t{b.x} * b.y * b.z <= 1024u;
+}
+
+// Whether every array the kernel reads or writes starts in device memory of `device` (a kernel
+// dereferencing anything else faults: cudaErrorIllegalAddress).
+bool batch_on_device(const imgprep::DeviceBatch& b, int device) {
+  const auto on = [device](const void* p, size_t size) {
+    const Allocation* a = device_allocation(p, size);
+    return a && a->owner == device;
+  };
+  return on(b.src, 1) && on(b.images, sizeof(imgprep::BatchImage) * b.image_count) &&
+         on(b.starts, 1) && on(b.weights, 1) && on(b.fixed, 1) && on(b.out, 1);
+}
+
+void run_grid(const imgprep::DeviceBatch& batch, const imgprep::OutputSpec& format,
+              const imgprep::LaunchShape& shape) {
+  using imgprep::LaunchDim;
+  for (unsigned bz = 0; bz < shape.grid.z; ++bz)
+    for (unsigned by = 0; by < shape.grid.y; ++by)
+      for (unsigned bx = 0; bx < shape.grid.x; ++bx)
+        for (unsigned tz = 0; tz < shape.block.z; ++tz)
+          for (unsigned ty = 0; ty < shape.block.y; ++ty)
+            for (unsigned tx = 0; tx < shape.block.x; ++tx)
+              imgprep::resample_batch_thread(batch, format, shape, LaunchDim{bx, by, bz},
+                                             LaunchDim{tx, ty, tz});
+}
+
+// ---- The report -------------------------------------------------------------------------------
+
+std::string json(const Tally& t, bool bytes = false) {
+  std::string s = "{\"count\": " + std::to_string(t.count);
+  if (bytes) s += ", \"bytes\": " + std::to_string(t.bytes);
+  s += ", \"devices\": [";
+  const char* sep = "";
+  for (int d : t.devices) {
+    s += sep + std::to_string(d);
+    sep = ", ";
+  }
+  return s + "]}";
+}
+
+// Written at exit, and also whenever the engine releases something (a free, a stream or event
+// destroyed): `imgprep bench` measures each tier in a forked child that ends with _exit, which
+// runs no exit handler. A process that made nothing on a device (the bench's parent) writes
+// nothing, so it does not overwrite its child's report. Written whole, then renamed into place.
+void Report::write() const {
+  const char* path = std::getenv("IMGPREP_FAKE_CUDA_REPORT");
+  if (!path || !*path) return;
+  if (!device_allocations.count && !pinned_allocations.count && !streams.count && !events.count)
+    return;
+  std::string s = "{\n";
+  s += "  \"device_allocations\": " + json(device_allocations, true) + ",\n";
+  s += "  \"pinned_allocations\": " + json(pinned_allocations, true) + ",\n";
+  s += "  \"frees\": " + json(frees) + ",\n";
+  s += "  \"streams\": " + json(streams) + ",\n";
+  s += "  \"events\": " + json(events) + ",\n";
+  s += "  \"memcpy_async\": {";
+  const char* sep = "";
+  for (const auto& [direction, tally] : memcpy_async) {
+    s += sep + ("\"" + direction + "\": ") + json(tally, true);
+    sep = ", ";
+  }
+  s += "},\n";
+  s += "  \"pageable_async_copies\": " + json(pageable_async_copies) + ",\n";
+  s += "  \"launches\": " + json(launches) + ",\n";
+  s += "  \"event_syncs\": " + json(event_syncs) + ",\n";
+  s += "  \"spin_waits\": " + json(spin_waits) + ",\n";
+  s += "  \"max_queued_launches\": " + std::to_string(max_queued_launches) + ",\n";
+  s += "  \"max_queued_launches_all_streams\": " + std::to_string(max_queued_launches_all) +
+       ",\n";
+  s += "  \"mode\": \"" + std::string(immediate() ? "immediate" : "deferred") + "\"\n}\n";
+  const std::string temporary = std::string(path) + ".tmp" + std::to_string(getpid());
+  if (FILE* f = std::fopen(temporary.c_str(), "w")) {
+    std::fputs(s.c_str(), f);
+    std::fclose(f);
+    std::rename(temporary.c_str(), path);
+  }
 }
 
 }  // namespace
@@ -117,13 +483,24 @@ cudaError_t cudaGetLastError() {
   return error;
 }
 
+cudaError_t cudaPeekAtLastError() {
+  return sticky_error != cudaSuccess ? sticky_error.load() : last_error;
+}
+
+// The real runtime's texts, but for the injected failure, which says it was injected.
 const char* cudaGetErrorString(cudaError_t error) {
   switch (error) {
     case cudaSuccess: return "no error";
     case cudaErrorInvalidValue: return "invalid argument";
     case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
+    case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
+    case cudaErrorNoKernelImageForDevice:
+      return "no kernel image is available for execution on the device";
+    case cudaErrorDevicesUnavailable: return "CUDA-capable device(s) is/are busy or unavailable";
+    case cudaErrorNotReady: return "device not ready";
     case cudaErrorLaunchFailure:
       return "unspecified launch failure (injected by the fake CUDA runtime)";
     default: return "unknown error (fake CUDA runtime)";
@@ -134,63 +511,121 @@ const char* cudaGetErrorString(cudaError_t error) {
 
 cudaError_t cudaGetDeviceCount(int* count) {
   if (!count) return result(cudaErrorInvalidValue);
-  *count = 1;
+  *count = device_count();
   return cudaSuccess;
 }
 
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (!prop) return result(cudaErrorInvalidValue);
-  if (device != 0) return result(cudaErrorInvalidDevice);
+  if (device < 0 || device >= device_count()) return result(cudaErrorInvalidDevice);
   *prop = cudaDeviceProp{};
   std::strncpy(prop->name, "fake CUDA device", sizeof prop->name - 1);
+  const char* cc = std::getenv("IMGPREP_FAKE_CUDA_CC");
   prop->major = 9;
   prop->minor = 0;
+  if (cc && *cc) std::sscanf(cc, "%d.%d", &prop->major, &prop->minor);
+  prop->totalGlobalMem = size_t{16} << 30;
+  prop->multiProcessorCount = 4;
+  prop->warpSize = 32;
+  prop->maxThreadsPerBlock = 1024;
+  prop->maxThreadsDim[0] = prop->maxThreadsDim[1] = 1024;
+  prop->maxThreadsDim[2] = 64;
+  prop->maxGridSize[0] = 2147483647;
+  prop->maxGridSize[1] = prop->maxGridSize[2] = 65535;
+  prop->unifiedAddressing = 1;
   return cudaSuccess;
 }
 
+// Sets the calling thread's current device (no context is created here; cudaFree(nullptr) or
+// the first allocation, stream or event does that).
 cudaError_t cudaSetDevice(int device) {
-  if (sticky_error != cudaSuccess) return result(sticky_error);
-  return device == 0 ? cudaSuccess : result(cudaErrorInvalidDevice);
+  if (device < 0 || device >= device_count()) return result(cudaErrorInvalidDevice);
+  current_device = device;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGetDevice(int* device) {
+  if (!device) return result(cudaErrorInvalidValue);
+  *device = current_device;
+  return cudaSuccess;
+}
+
+cudaError_t cudaDeviceSynchronize() {
+  std::lock_guard lock(mutex);
+  if (const cudaError_t error = context_error()) return result(error);
+  run_all_streams(current_device);
+  return result(sticky_error.load());
 }
 
 // ---- Memory -----------------------------------------------------------------------------------
-// "Device" memory is host memory too. Freeing waits for all queued work, as cudaFree does.
 
 cudaError_t cudaMalloc(void** ptr, size_t size) {
-  if (!ptr) return result(cudaErrorInvalidValue);
-  if (sticky_error != cudaSuccess) return result(sticky_error);
-  *ptr = allocate(size);
-  return *ptr ? cudaSuccess : result(cudaErrorMemoryAllocation);
+  std::lock_guard lock(mutex);
+  return result(add_allocation(ptr, size, true));
 }
 
-cudaError_t cudaMallocHost(void** ptr, size_t size) { return cudaMalloc(ptr, size); }
+cudaError_t cudaMallocHost(void** ptr, size_t size) {
+  std::lock_guard lock(mutex);
+  return result(add_allocation(ptr, size, false));
+}
 
+cudaError_t cudaHostAlloc(void** ptr, size_t size, unsigned int) {
+  std::lock_guard lock(mutex);
+  return result(add_allocation(ptr, size, false));
+}
+
+// cudaFree waits for the device's work first. cudaFree(nullptr) frees nothing but creates the
+// current device's context (the usual way to force that): it fails on an unavailable device.
 cudaError_t cudaFree(void* ptr) {
-  {
-    std::lock_guard lock(mutex);
-    if (sticky_error == cudaSuccess) run_all_streams();
-  }
-  std::free(ptr);
+  std::lock_guard lock(mutex);
+  if (!ptr) return result(context_error());
+  run_all_streams();
+  if (const cudaError_t error = remove_allocation(ptr, true)) return result(error);
+  return result(sticky_error.load());  // freed, but a fault still shows
+}
+
+cudaError_t cudaFreeHost(void* ptr) {
+  std::lock_guard lock(mutex);
+  run_all_streams();
+  return ptr ? result(remove_allocation(ptr, false)) : cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t* free, size_t* total) {
+  if (!free || !total) return result(cudaErrorInvalidValue);
+  *total = size_t{16} << 30;
+  *free = *total / 2;
   return cudaSuccess;
 }
 
-cudaError_t cudaFreeHost(void* ptr) { return cudaFree(ptr); }
-
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind,
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind,
                             cudaStream_t stream) {
   std::lock_guard lock(mutex);
   if (const cudaError_t error = injected(memcpy_async_calls, "IMGPREP_FAKE_CUDA_FAIL_AFTER"))
     return result(error);
-  if (!dst || !src) return result(cudaErrorInvalidValue);
-  enqueue(stream, [=] { std::memcpy(dst, src, count); });
+  // A copy may go to a stream of another device than the current one (the programming guide).
+  if (const cudaError_t error = check_stream(stream)) return result(error);
+  if (const cudaError_t error = copy_direction(dst, src, count, kind)) return result(error);
+  const int device = device_of(stream);
+  report.memcpy_async[direction_name(kind)].add(device, static_cast<long>(count));
+  if (pageable(dst, src, count, kind)) {
+    // Allowed, but synchronous: the stream's earlier work and the copy complete now.
+    report.pageable_async_copies.add(device);
+    if (stream) run_stream(stream);
+    DeviceMemoryOpen open;
+    std::memcpy(dst, src, count);
+    return cudaSuccess;
+  }
+  enqueue(stream, [=] { std::memcpy(dst, src, count); }, false);
   return cudaSuccess;
 }
 
-cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind) {
+// Synchronous, on the legacy default stream: waits for the device's other work first.
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind kind) {
   std::lock_guard lock(mutex);
   if (sticky_error != cudaSuccess) return result(sticky_error);
-  if (!dst || !src) return result(cudaErrorInvalidValue);
-  run_all_streams();  // the legacy default stream waits for every other stream's work
+  if (const cudaError_t error = copy_direction(dst, src, count, kind)) return result(error);
+  run_all_streams(current_device);
+  DeviceMemoryOpen open;
   std::memcpy(dst, src, count);
   return cudaSuccess;
 }
@@ -200,73 +635,139 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind)
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int) {
   if (!stream) return result(cudaErrorInvalidValue);
   std::lock_guard lock(mutex);
-  if (sticky_error != cudaSuccess) return result(sticky_error);
+  if (const cudaError_t error = context_error()) return result(error);
   *stream = new CUstream_st;
+  (*stream)->device = current_device;
   streams.insert(*stream);
+  report.streams.add(current_device);
   return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreate(cudaStream_t* stream) {
+  return cudaStreamCreateWithFlags(stream, cudaStreamDefault);
 }
 
 // Outstanding work completes first (the runtime releases a busy stream once it is idle).
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   std::lock_guard lock(mutex);
   if (!streams.erase(stream)) return result(cudaErrorInvalidResourceHandle);
-  if (sticky_error == cudaSuccess) run_until(stream, stream->queued.size());
+  run_stream(stream);
+  for (cudaEvent_t event : events)
+    if (event->stream == stream) event->stream = nullptr;  // its work is done
   delete stream;
+  report.write();
   return cudaSuccess;
 }
 
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int) {
+cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+  std::lock_guard lock(mutex);
+  if (stream && !streams.count(stream)) return result(cudaErrorInvalidResourceHandle);
+  if (stream)
+    run_stream(stream);
+  else
+    run_all_streams(current_device);
+  return result(sticky_error.load());
+}
+
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int flags) {
   if (!event) return result(cudaErrorInvalidValue);
-  if (sticky_error != cudaSuccess) return result(sticky_error);
+  std::lock_guard lock(mutex);
+  if (const cudaError_t error = context_error()) return result(error);
   *event = new CUevent_st;
+  (*event)->device = current_device;
+  (*event)->flags = flags;
+  events.insert(*event);
+  report.events.add(current_device);
   return cudaSuccess;
+}
+
+cudaError_t cudaEventCreate(cudaEvent_t* event) {
+  return cudaEventCreateWithFlags(event, cudaEventDefault);
 }
 
 cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  std::lock_guard lock(mutex);
+  if (!events.erase(event)) return result(cudaErrorInvalidResourceHandle);
   delete event;
+  report.write();
   return cudaSuccess;
 }
 
+// The event and the stream must be of the same device (the programming guide: cudaEventRecord
+// fails if they are associated with different devices).
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
-  if (!event) return result(cudaErrorInvalidResourceHandle);
   std::lock_guard lock(mutex);
+  if (!events.count(event)) return result(cudaErrorInvalidResourceHandle);
   if (sticky_error != cudaSuccess) return result(sticky_error);
+  if (const cudaError_t error = check_stream(stream)) return result(error);
+  if (event->device != device_of(stream)) return result(cudaErrorInvalidResourceHandle);
+  if (stream == nullptr) run_all_streams(current_device);  // the legacy stream: all done now
   event->stream = stream;
   event->position = stream ? stream->queued.size() : 0;
   return cudaSuccess;
 }
 
-// An event never recorded has nothing to wait for (as with the real runtime).
+// An event never recorded has nothing to wait for (as with the real runtime). Without
+// cudaEventBlockingSync the real runtime spins the calling thread on a core while it waits:
+// counted as spin_waits, which the engine must not do.
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
-  if (!event) return result(cudaErrorInvalidResourceHandle);
   std::lock_guard lock(mutex);
+  if (!events.count(event)) return result(cudaErrorInvalidResourceHandle);
   if (const cudaError_t error = injected(event_sync_calls, "IMGPREP_FAKE_CUDA_FAIL_SYNC_AFTER"))
     return result(error);
+  report.event_syncs.add(event->device);
+  if (!(event->flags & cudaEventBlockingSync)) report.spin_waits.add(event->device);
   if (event->stream) run_until(event->stream, event->position);
-  return cudaSuccess;
+  return result(sticky_error.load());  // a fault in the work waited for shows here
+}
+
+// Polling completes the work (a poll loop must end, and the work may have run by now anyway).
+cudaError_t cudaEventQuery(cudaEvent_t event) {
+  std::lock_guard lock(mutex);
+  if (!events.count(event)) return result(cudaErrorInvalidResourceHandle);
+  if (event->stream) run_until(event->stream, event->position);
+  return result(sticky_error.load());
 }
 
 // ---- The kernel -------------------------------------------------------------------------------
 
 namespace imgprep {
 
-// The kernel's launch, run as resample_batch_on_host does: every output pixel of every image
-// through resample_batch_pixel, reading the tables from the batch's "device" staging block.
+// The current device cannot load the kernel (no code for its architecture in this build).
+const char* resample_kernel_unavailable() {
+  return no_kernel_image(current_device)
+             ? cudaGetErrorString(cudaErrorNoKernelImageForDevice)
+             : nullptr;
+}
+
+// The kernel's launch, as the real one (resample_batch.cu) makes it: the shape from
+// resample_launch_shape, refused (cudaErrorInvalidConfiguration) beyond CUDA's limits, then
+// resample_batch_thread run for every thread of every block when the stream reaches it. Errors
+// come back as the real launch reports them: cudaGetLastError's text.
 const char* launch_resample_batch(const DeviceBatch& batch, const OutputSpec& format,
-                                  void* stream) {
+                                  void* stream_handle) {
   if (batch.image_count == 0) return nullptr;
+  const auto stream = static_cast<cudaStream_t>(stream_handle);
+  const auto fail = [](cudaError_t error) {
+    result(error);
+    return cudaGetErrorString(cudaGetLastError());
+  };
   std::lock_guard lock(mutex);
   if (const cudaError_t error = injected(launch_calls, "IMGPREP_FAKE_CUDA_FAIL_LAUNCH_AFTER"))
-    return cudaGetErrorString(error);  // as the real launch reports it: via cudaGetLastError
-  enqueue(static_cast<cudaStream_t>(stream), [batch, format] {
-    const BatchArrays arrays{batch.images, batch.starts, batch.weights, batch.fixed};
-    for (int i = 0; i < batch.image_count; ++i) {
-      const BatchImage& image = batch.images[i];
-      for (int Y = 0; Y < image.out_h; ++Y)
-        for (int X = 0; X < image.out_w; ++X)
-          resample_batch_pixel(image, arrays, format, batch.src, batch.out, X, Y);
-    }
-  });
+    return fail(error);
+  if (const cudaError_t error = context_error()) return fail(error);
+  if (const cudaError_t error = check_launch_stream(stream)) return fail(error);
+  if (no_kernel_image(current_device)) return fail(cudaErrorNoKernelImageForDevice);
+  const LaunchShape shape = resample_launch_shape(batch);
+  if (!valid_launch(shape)) return fail(cudaErrorInvalidConfiguration);
+  report.launches.add(current_device);
+  // Touching memory outside the device's allocations is a fault when the kernel runs: the launch
+  // succeeds, the error is sticky and shows at the next call that waits (or any later call).
+  if (!batch_on_device(batch, current_device)) {
+    enqueue(stream, [] { sticky_error = cudaErrorIllegalAddress; }, true);
+    return nullptr;
+  }
+  enqueue(stream, [batch, format, shape] { run_grid(batch, format, shape); }, true);
   return nullptr;
 }
 

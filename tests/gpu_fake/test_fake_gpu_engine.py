@@ -1,15 +1,22 @@
 """The GPU engine's host-side orchestration, without a GPU.
 
 `imgprep-fake-gpu` is the imgprep command with pipeline/src/gpu_engine.cpp linked against
-fake_cuda_runtime.cpp (host memory, the kernel's per-pixel function run on the CPU) instead of
-libcudart. Its kernel does the CPU engine's arithmetic (tests/cpp/gpu_maths_test.cpp holds the two
-equal), so everything the GPU engine writes must be byte-identical to what the real imgprep writes
-with --engine cpu: any difference is the engine's batching, ring, ordering or delivery. The real
-kernel is tested on a GPU by tests/cpp/gpu_kernel_test.cpp and tests/python/test_gpu_parity.py.
+fake_cuda_runtime.cpp (host memory; the kernel's per-thread body run on the CPU for every thread
+of the real launch shape) instead of libcudart. Its kernel does the CPU engine's arithmetic
+(tests/cpp/gpu_maths_test.cpp holds the two equal), so everything the GPU engine writes must be
+byte-identical to what the real imgprep writes with --engine cpu: any difference is the engine's
+batching, ring, ordering or delivery. The real kernel is tested on a GPU by
+tests/gpu_kernel/gpu_kernel_test.cpp and tests/python/test_gpu_parity.py.
 
-Every comparison runs twice: with the fake's stream work run at once, and deferred until the
-engine waits on the batch's event (IMGPREP_FAKE_CUDA_DEFER=1), the earliest and the latest a GPU
-may run it.
+Every comparison runs twice: with the fake's stream work deferred until the host must see it
+(the default: until the engine waits on the batch's event), and run at once
+(IMGPREP_FAKE_CUDA_IMMEDIATE=1): the latest and the earliest a GPU may run it.
+
+Every run of the fake binary writes the fake's report (IMGPREP_FAKE_CUDA_REPORT), and `run` holds
+each to what the engine must never do on a real GPU: wait on an event by spinning a core
+(spin_waits), or copy asynchronously from or to pageable memory (which the runtime makes
+synchronous). Copies in the wrong direction, launches beyond CUDA's limits and work on another
+thread's device fail the call in the fake itself.
 
 Environment (set by CTest; the fallbacks are the default build tree):
   IMGPREP             the real imgprep binary (build/bin/imgprep)
@@ -35,24 +42,61 @@ FAKE_GPU = Path(os.environ.get("IMGPREP_FAKE_GPU", REPO / "build/tests/gpu_fake/
 SAMPLE_BAD = Path(os.environ.get("IMGPREP_SAMPLE_BAD", REPO / "datasets/sample-bad"))
 
 ENGINE_LINE = "imgprep: engine gpu (fake CUDA device, device 0)"
-MODES = {"immediate": {}, "deferred": {"IMGPREP_FAKE_CUDA_DEFER": "1"}}
+MODES = {"deferred": {}, "immediate": {"IMGPREP_FAKE_CUDA_IMMEDIATE": "1"}}
 FAKE_VARIABLES = ("IMGPREP_FAKE_CUDA_FAIL_AFTER", "IMGPREP_FAKE_CUDA_FAIL_SYNC_AFTER",
-                  "IMGPREP_FAKE_CUDA_FAIL_LAUNCH_AFTER", "IMGPREP_FAKE_CUDA_DEFER")
+                  "IMGPREP_FAKE_CUDA_FAIL_LAUNCH_AFTER", "IMGPREP_FAKE_CUDA_DEFER",
+                  "IMGPREP_FAKE_CUDA_IMMEDIATE", "IMGPREP_FAKE_CUDA_DEVICES",
+                  "IMGPREP_FAKE_CUDA_CC", "IMGPREP_FAKE_CUDA_UNAVAILABLE",
+                  "IMGPREP_FAKE_CUDA_NO_KERNEL_IMAGE", "IMGPREP_FAKE_CUDA_REPORT")
+COPY_DIRECTIONS = {"HostToDevice", "DeviceToHost"}  # all the engine's copies
 
 
 def run(binary, inp, out, *args, env=None, expect=0, timeout=120, quiet=True):
     """`BINARY run INP -o OUT ARGS` (-q unless the engine line and the summary are read), with
-    the fake's variables cleared, then `env` added."""
-    return run_imgprep(inp, out, *args, expect=expect, binary=binary, timeout=timeout,
-                       quiet=quiet, env=fake_env(env or {}))
+    the fake's variables cleared, then `env` added. A run of the fake binary gets its report,
+    checked by check_report, as `.report` (None when it made nothing on a device)."""
+    env = fake_env(env or {})
+    report = None
+    if Path(binary) == FAKE_GPU:
+        report = Path(f"{out}-fake-cuda.json")
+        env["IMGPREP_FAKE_CUDA_REPORT"] = str(report)
+    result = run_imgprep(inp, out, *args, expect=expect, binary=binary, timeout=timeout,
+                         quiet=quiet, env=env)
+    result.report = check_report(report) if report and report.exists() else None
+    return result
 
 
-def without_batch(args):
-    """args less `--batch N`, which the CPU engine refuses as not applying to it."""
+def check_report(path):
+    """The fake's report at path, held to what holds for every run: no wait that spins a core,
+    no asynchronous copy of pageable memory, only host-to-device and device-to-host copies."""
+    report = json.loads(path.read_text())
+    assert report["spin_waits"]["count"] == 0, \
+        f"cudaEventSynchronize on events without cudaEventBlockingSync: {report}"
+    assert report["pageable_async_copies"]["count"] == 0, report
+    assert set(report["memcpy_async"]) <= COPY_DIRECTIONS, report
+    return report
+
+
+def fake_bench(directory, *args, env=None, report_path=None, timeout=300):
+    """`imgprep-fake-gpu bench DIRECTORY ARGS`, with the fake's report at report_path (checked)
+    when given. Returns (process, report)."""
+    env = fake_env(env or {})
+    if report_path:
+        env["IMGPREP_FAKE_CUDA_REPORT"] = str(report_path)
+    proc = subprocess.run([str(FAKE_GPU), "bench", str(directory), *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc, check_report(report_path) if report_path else None
+
+
+def without_gpu_options(args):
+    """args less `--batch N` and `--device N`, which the CPU engine refuses as not applying to
+    it."""
     args = list(args)
-    if "--batch" in args:
-        at = args.index("--batch")
-        del args[at:at + 2]
+    for option in ("--batch", "--device"):
+        if option in args:
+            at = args.index(option)
+            del args[at:at + 2]
     return args
 
 
@@ -62,31 +106,31 @@ def fake_env(extra):
 
 
 def comparable_meta(meta):
-    """meta.json less what names the engine, the batch and the output folder."""
+    """meta.json less what names the engine, the batch, the device and the output folder."""
     meta = json.loads(json.dumps(meta))
     meta.pop("engine")
-    for key in ("engine", "batch", "output"):
+    for key in ("engine", "batch", "device", "output"):
         meta["config"].pop(key)
     return meta
 
 
-def assert_same_outputs(cpu, gpu):
+def assert_same_outputs(cpu, gpu, engine_line=ENGINE_LINE):
     """Every file byte-identical (shards, labels, manifest, classes, images), meta.json equal but
-    for the engine."""
+    for the engine, which is engine_line."""
     assert files_under(gpu.out) == files_under(cpu.out)
     for name in files_under(cpu.out):
         if name != "meta.json":
             assert (gpu.out / name).read_bytes() == (cpu.out / name).read_bytes(), name
     assert comparable_meta(gpu.meta) == comparable_meta(cpu.meta)
-    assert gpu.meta["engine"] == ENGINE_LINE.removeprefix("imgprep: ")
-    assert gpu.stdout.splitlines()[0] == ENGINE_LINE, gpu.stdout
+    assert gpu.meta["engine"] == engine_line.removeprefix("imgprep: ")
+    assert gpu.stdout.splitlines()[0] == engine_line, gpu.stdout
 
 
-def cpu_and_gpu(tmp_path, inp, *args, mode="immediate", expect=0):
-    cpu = run(IMGPREP, inp, tmp_path / "cpu", *without_batch(args), "--engine", "cpu",
+def cpu_and_gpu(tmp_path, inp, *args, mode="deferred", expect=0, env=None):
+    cpu = run(IMGPREP, inp, tmp_path / "cpu", *without_gpu_options(args), "--engine", "cpu",
               expect=expect)
-    gpu = run(FAKE_GPU, inp, tmp_path / "gpu", *args, "--engine", "gpu", env=MODES[mode],
-              expect=expect, quiet=False)
+    gpu = run(FAKE_GPU, inp, tmp_path / "gpu", *args, "--engine", "gpu",
+              env={**MODES[mode], **(env or {})}, expect=expect, quiet=False)
     return cpu, gpu
 
 
@@ -135,6 +179,11 @@ def test_sample_imagenet(tmp_path, mode, batch, threads):
                            "--batch", batch, mode=mode)
     assert len(cpu.manifest) == 17
     assert_same_outputs(cpu, gpu)
+    launches = gpu.report["launches"]["count"]
+    assert launches == -(-17 // batch), gpu.report
+    if mode == "deferred" and launches > 1:
+        # The ring keeps batches in flight: a later batch is queued before an earlier one ran.
+        assert gpu.report["max_queued_launches_all_streams"] >= 2, gpu.report
 
 
 @pytest.mark.parametrize("batch", [1, 2, 3, 4, 64])
@@ -308,11 +357,9 @@ def test_bench_gpu_tier_writes_what_the_cpu_engine_writes(mode, tmp_path):
     reference = run(IMGPREP, SAMPLE, tmp_path / "cpu", "--preset", "imagenet", "--engine", "cpu")
     crc = npy_crc(reference)
     report_path = tmp_path / "bench.json"
-    proc = subprocess.run([str(FAKE_GPU), "bench", str(SAMPLE), "--preset", "imagenet",
-                           "--tiers", "tbb,gpu", "--repeat", "1", "--batch", "4",
-                           "--json", str(report_path)],
-                          capture_output=True, text=True, timeout=300, env=fake_env(MODES[mode]))
-    assert proc.returncode == 0, proc.stderr
+    fake_bench(SAMPLE, "--preset", "imagenet", "--tiers", "tbb,gpu", "--repeat", "1", "--batch",
+               "4", "--json", report_path, env=MODES[mode],
+               report_path=tmp_path / "fake-cuda.json")
     tiers = {t["tier"]: t for t in json.loads(report_path.read_text())["tiers"]}
     gpu = tiers["gpu"]
     assert gpu["available"] and gpu["device"] == "fake CUDA device, device 0"
@@ -321,3 +368,135 @@ def test_bench_gpu_tier_writes_what_the_cpu_engine_writes(mode, tmp_path):
     stage = {s["stage"]: s for s in gpu["stages"]}
     assert stage["gpu"]["threads"] == 1 and stage["gpu"]["busy_s"] > 0
     assert stage["gpu"]["avg_queue"] is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# What a real GPU enforces: launch limits, the current device, kernel images, contexts, waits
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    """Three images of a few pixels each."""
+    from PIL import Image
+    folder = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(7)
+    for name, (w, h) in {"a.png": (3, 2), "b.png": (2, 5), "c.png": (4, 4)}.items():
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(folder / name)
+    return folder
+
+
+# Outputs as tall as --resize allows (sides up to 65535): the kernel's launch shape over them
+# (resample_launch_shape), run block by block and thread by thread as a GPU would, with CUDA's
+# grid limits enforced by the fake.
+@pytest.mark.parametrize("size,dtype,batch", [("1x65535", "uint8", 2), ("2x65535", "float16", 3)])
+def test_tall_outputs(tmp_path, tiny_dir, mode, size, dtype, batch):
+    cpu, gpu = cpu_and_gpu(tmp_path, tiny_dir, "--resize", size, "--dtype", dtype,
+                           "--batch", batch, mode=mode)
+    assert cpu.array().shape == (3, 3, 65535, int(size.split("x")[0]))
+    assert_same_outputs(cpu, gpu)
+
+
+@pytest.fixture(scope="module")
+def tall_dir(tmp_path_factory):
+    """A 2 x 300,000 PNG: its shorter side resized to 4 makes a 4 x 600,000 output, whose
+    ceil(600000 / 8) = 75,000 rows of blocks exceed CUDA's grid.y limit of 65,535."""
+    from PIL import Image
+    folder = tmp_path_factory.mktemp("tall")
+    pixels = (np.arange(300000 * 2 * 3) % 251).astype(np.uint8).reshape(300000, 2, 3)
+    Image.fromarray(pixels).save(folder / "tall.png")
+    return folder
+
+
+def test_output_taller_than_the_grid(tmp_path, tall_dir, mode):
+    """Resized files of any height (--format images has no 65,535 side limit): the kernel loops
+    over the rows its clamped grid does not cover."""
+    cpu, gpu = cpu_and_gpu(tmp_path, tall_dir, "--resize", "shorter:4", "--format", "images",
+                           "--image-format", "png", "--batch", 2, mode=mode)
+    from PIL import Image
+    assert Image.open(cpu.out / "tall.png").size == (4, 600000)
+    assert_same_outputs(cpu, gpu)
+
+
+def test_second_device(tmp_path):
+    """--device 1 of 2: everything the engine does on the GPU happens on device 1 (a thread
+    that did not make it current would work on device 0, or fail)."""
+    cpu, gpu = cpu_and_gpu(tmp_path, SAMPLE, "--preset", "imagenet", "--dtype", "uint8",
+                           "--batch", 5, "--device", 1, env={"IMGPREP_FAKE_CUDA_DEVICES": "2"})
+    assert_same_outputs(cpu, gpu, "imgprep: engine gpu (fake CUDA device, device 1)")
+    report = gpu.report
+    for what in ("device_allocations", "pinned_allocations", "streams", "events", "launches",
+                 "event_syncs"):
+        assert report[what]["count"] > 0 and report[what]["devices"] == [1], (what, report)
+    assert set(report["memcpy_async"]) == COPY_DIRECTIONS, report
+    for direction, tally in report["memcpy_async"].items():
+        assert tally["devices"] == [1], (direction, report)
+
+
+def test_device_beyond_the_count_is_a_usage_error(tmp_path):
+    gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
+              "--device", 2, env={"IMGPREP_FAKE_CUDA_DEVICES": "2"}, expect=2)
+    assert gpu.stderr == "imgprep: --engine gpu: no CUDA device 2 (2 present)\n"
+    assert not (gpu.out / "manifest.jsonl").exists()
+
+
+# A device the engine cannot use although it is present: the kernel has no code for it, or its
+# context cannot be made (in use by an exclusive-process job, or prohibited). The probe finds out
+# before the run: auto falls back to the CPU engine saying why, gpu exits 2 with the reason.
+UNUSABLE = {
+    "no kernel image": ("IMGPREP_FAKE_CUDA_NO_KERNEL_IMAGE",
+                        "no kernel image is available for execution on the device"),
+    "unavailable": ("IMGPREP_FAKE_CUDA_UNAVAILABLE",
+                    "CUDA-capable device(s) is/are busy or unavailable"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNUSABLE))
+def test_unusable_device_falls_back_to_the_cpu_engine(tmp_path, case):
+    variable, reason = UNUSABLE[case]
+    cpu = run(IMGPREP, SAMPLE, tmp_path / "cpu", "--preset", "imagenet", "--dtype", "uint8",
+              "--engine", "cpu", quiet=False)
+    auto = run(FAKE_GPU, SAMPLE, tmp_path / "auto", "--preset", "imagenet", "--dtype", "uint8",
+               env={variable: "0"}, quiet=False)
+    line = auto.stdout.splitlines()[0]
+    assert line.startswith(cpu.stdout.splitlines()[0].removesuffix(")") + "; no GPU: "), line
+    assert reason in line, line
+    assert auto.meta["engine"] == line.removeprefix("imgprep: ")
+    assert files_under(auto.out) == files_under(cpu.out)
+    for name in files_under(cpu.out):
+        if name != "meta.json":
+            assert (auto.out / name).read_bytes() == (cpu.out / name).read_bytes(), name
+    assert comparable_meta(auto.meta) == comparable_meta(cpu.meta)
+    assert auto.report is None or auto.report["launches"]["count"] == 0, auto.report
+
+    gpu = run(FAKE_GPU, SAMPLE, tmp_path / "gpu", "--preset", "imagenet", "--engine", "gpu",
+              env={variable: "0"}, expect=2)
+    lines = gpu.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("imgprep: --engine gpu: "), gpu.stderr
+    assert reason in lines[0], gpu.stderr
+    assert not (gpu.out / "manifest.jsonl").exists()
+
+
+def test_unusable_device_leaves_the_other_usable(tmp_path):
+    """Device 0 unusable, device 1 fine: --device 1 runs on the GPU."""
+    cpu, gpu = cpu_and_gpu(tmp_path, SAMPLE, "--preset", "imagenet", "--dtype", "uint8",
+                           "--batch", 8, "--device", 1,
+                           env={"IMGPREP_FAKE_CUDA_DEVICES": "2",
+                                "IMGPREP_FAKE_CUDA_UNAVAILABLE": "0",
+                                "IMGPREP_FAKE_CUDA_NO_KERNEL_IMAGE": "0"})
+    assert_same_outputs(cpu, gpu, "imgprep: engine gpu (fake CUDA device, device 1)")
+
+
+def test_bench_gpu_tier_allocates_once(tmp_path):
+    """The bench's GPU tier makes its buffers once, not per run: 1 and 4 timed runs make the same
+    device and pinned allocations."""
+    counts = {}
+    for repeat in (1, 4):
+        _, report = fake_bench(SAMPLE, "--resize", "64x48", "--tiers", "gpu", "--warmup", 1,
+                               "--repeat", repeat, "--batch", 4,
+                               "--json", tmp_path / f"bench-{repeat}.json",
+                               report_path=tmp_path / f"fake-cuda-{repeat}.json")
+        counts[repeat] = {what: report[what]["count"]
+                          for what in ("device_allocations", "pinned_allocations", "launches")}
+    assert counts[4]["launches"] > counts[1]["launches"], counts
+    for what in ("device_allocations", "pinned_allocations"):
+        assert counts[1][what] == counts[4][what], counts

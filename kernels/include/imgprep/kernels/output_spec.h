@@ -31,10 +31,12 @@ struct OutputSpec {
   // The RGBX lane that output channel c comes from.
   IMGPREP_HD int source_lane(int c) const { return bgr ? 2 - c : c; }
   // Element index of channel c of pixel (X, Y).
-  IMGPREP_HD size_t index(int X, int Y, int c) const {
-    const size_t pixel = static_cast<size_t>(Y) * width + X;
-    return layout == Layout::nchw ? c * static_cast<size_t>(width) * height + pixel
-                                  : pixel * kChannels + c;
+  IMGPREP_HD uint64_t index(int X, int Y, int c) const {
+    const uint64_t pixel = static_cast<uint64_t>(Y) * static_cast<uint64_t>(width) +
+                           static_cast<uint64_t>(X);
+    return layout == Layout::nchw
+               ? static_cast<uint64_t>(c) * static_cast<uint64_t>(width) * height + pixel
+               : pixel * kChannels + c;
   }
 };
 
@@ -51,7 +53,7 @@ IMGPREP_HD inline uint8_t output_uint8(const OutputSpec&, int, float q) {
 
 // Writes channel c of pixel (X, Y) of the tensor at dst.
 IMGPREP_HD inline void store_output(const OutputSpec& s, void* dst, int X, int Y, int c, float q) {
-  const size_t i = s.index(X, Y, c);
+  const uint64_t i = s.index(X, Y, c);
   switch (s.dtype) {
     case DType::float32: static_cast<float*>(dst)[i] = output_float32(s, c, q); break;
     case DType::float16: static_cast<uint16_t*>(dst)[i] = output_float16(s, c, q); break;

@@ -15,14 +15,15 @@
 
 namespace imgprep {
 
-// One image of a batch. Offsets are in bytes (src, out) or table entries (the rest).
+// One image of a batch. Offsets are in bytes (src, out) or table entries (the rest), 64-bit:
+// a batch's pixels, tensors and tables may each exceed 4 GiB.
 struct BatchImage {
   uint64_t src = 0;  // its RGBX pixels, rows of src_w * 4 bytes
   int src_w = 0, src_h = 0;
   uint64_t out = 0;  // its tensor
   int out_w = 0, out_h = 0;
-  uint32_t x_starts = 0, y_starts = 0;    // into BatchTables::starts
-  uint32_t x_weights = 0, y_weights = 0;  // into BatchTables::weights and ::fixed
+  uint64_t x_starts = 0, y_starts = 0;    // into BatchTables::starts
+  uint64_t x_weights = 0, y_weights = 0;  // into BatchTables::weights and ::fixed
   int x_taps = 0, y_taps = 0;
   int pillow_rounding = 0;
   float x_tie_eps = 0, y_tie_eps = 0;
@@ -100,30 +101,66 @@ struct BatchArrays {
 };
 
 // Output pixel (X, Y) of one image of a batch: the per-pixel body of the kernel and of the host
-// reference.
+// reference. Every offset is computed in 64 bits.
 IMGPREP_HD inline void resample_batch_pixel(const BatchImage& image, const BatchArrays& a,
                                             const OutputSpec& format, const uint8_t* src,
                                             uint8_t* out, int X, int Y) {
   OutputSpec spec = format;
   spec.width = image.out_w;
   spec.height = image.out_h;
-  const int sx = a.starts[image.x_starts + X], sy = a.starts[image.y_starts + Y];
+  const int sx = a.starts[image.x_starts + static_cast<uint64_t>(X)];
+  const int sy = a.starts[image.y_starts + static_cast<uint64_t>(Y)];
   float q[3] = {spec.pad_value, spec.pad_value, spec.pad_value};
   if (sx >= 0 && sy >= 0) {
     const uint32_t* pixels = reinterpret_cast<const uint32_t*>(src + image.src);
-    const int stride = image.src_w;
-    const uint32_t wx = image.x_weights + X * image.x_taps;
-    const uint32_t wy = image.y_weights + Y * image.y_taps;
+    const uint64_t stride = static_cast<uint64_t>(image.src_w);
+    const uint64_t wx = image.x_weights + static_cast<uint64_t>(X) * image.x_taps;
+    const uint64_t wy = image.y_weights + static_cast<uint64_t>(Y) * image.y_taps;
     const bool pillow = image.pillow_rounding != 0;
     const PlanTaps x{sx, a.weights + wx, image.x_taps, pillow ? a.fixed + wx : nullptr,
                      image.x_tie_eps};
     const PlanTaps y{sy, a.weights + wy, image.y_taps, pillow ? a.fixed + wy : nullptr,
                      image.y_tie_eps};
     const Pixel4 p = resample_pixel<Pixel4>(
-        [pixels, stride](int px, int py) { return unpack_rgbx(pixels[py * stride + px]); }, x, y);
+        [pixels, stride](int px, int py) {
+          return unpack_rgbx(pixels[static_cast<uint64_t>(py) * stride + static_cast<uint64_t>(px)]);
+        },
+        x, y);
     for (int c = 0; c < 3; ++c) q[c] = p.v[spec.source_lane(c)];
   }
   for (int c = 0; c < 3; ++c) store_output(spec, out + image.out, X, Y, c, q[c]);
+}
+
+// How the kernel is launched over a batch: a grid of blocks of threads, as CUDA's dim3. CUDA
+// caps a grid's y and z at 65,535 blocks (x at 2^31 - 1), so the grid is the batch's extent
+// clamped to those limits, and each thread loops (grid-stride) over the images, rows and columns
+// that the clamped grid does not cover: any output height and batch size launch.
+struct LaunchDim {
+  unsigned x = 1, y = 1, z = 1;
+};
+struct LaunchShape {
+  LaunchDim grid, block;
+};
+constexpr unsigned kMaxGridX = 2147483647u, kMaxGridYZ = 65535u;
+LaunchShape resample_launch_shape(const DeviceBatch& batch);
+
+// Everything thread `thread` of block `block` computes in a launch of `shape`: the kernel's body,
+// also run by the fake CUDA runtime's launch.
+IMGPREP_HD inline void resample_batch_thread(const DeviceBatch& batch, const OutputSpec& format,
+                                             const LaunchShape& shape, LaunchDim block,
+                                             LaunchDim thread) {
+  const BatchArrays arrays{batch.images, batch.starts, batch.weights, batch.fixed};
+  const uint64_t step_x = uint64_t{shape.grid.x} * shape.block.x;
+  const uint64_t step_y = uint64_t{shape.grid.y} * shape.block.y;
+  for (uint64_t i = block.z; i < static_cast<uint64_t>(batch.image_count); i += shape.grid.z) {
+    const BatchImage& image = batch.images[i];
+    for (uint64_t Y = uint64_t{block.y} * shape.block.y + thread.y;
+         Y < static_cast<uint64_t>(image.out_h); Y += step_y)
+      for (uint64_t X = uint64_t{block.x} * shape.block.x + thread.x;
+           X < static_cast<uint64_t>(image.out_w); X += step_x)
+        resample_batch_pixel(image, arrays, format, batch.src, batch.out, static_cast<int>(X),
+                             static_cast<int>(Y));
+  }
 }
 
 }  // namespace imgprep

@@ -14,4 +14,8 @@ namespace imgprep {
 const char* launch_resample_batch(const DeviceBatch& batch, const OutputSpec& format,
                                   void* stream);
 
+// Why the kernel cannot run on the calling thread's current device (no machine code or PTX in
+// this build that the device can load, for one), or nullptr when it can. Loads the module.
+const char* resample_kernel_unavailable();
+
 }  // namespace imgprep
