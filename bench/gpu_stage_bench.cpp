@@ -10,13 +10,13 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "imgprep/kernels/cuda_resources.h"
 #include "imgprep/kernels/resample_batch.h"
 #include "imgprep/kernels/resample_batch_cuda.h"
 #include "imgprep/pipeline/decoder.h"
@@ -31,14 +31,11 @@ using namespace imgprep;
 
 constexpr char kProgram[] = "imgprep-gpu-stage-bench";
 
-// Any CUDA failure; main prints it on one line and exits 2.
-struct CudaError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-void check(cudaError_t error, const std::string& what) {
-  if (error != cudaSuccess) throw CudaError(what + ": " + cudaGetErrorString(error));
-}
+using cuda::check;
+using cuda::DeviceBuffer;
+using cuda::Event;
+using cuda::PinnedBuffer;
+using cuda::Stream;
 
 std::string megabytes(double bytes) {
   char text[32];
@@ -46,61 +43,23 @@ std::string megabytes(double bytes) {
   return text;
 }
 
-struct FreeDevice {
-  void operator()(uint8_t* p) const { cudaFree(p); }
-};
-struct FreePinned {
-  void operator()(uint8_t* p) const { cudaFreeHost(p); }
-};
-using DeviceBuffer = std::unique_ptr<uint8_t, FreeDevice>;
-using PinnedBuffer = std::unique_ptr<uint8_t, FreePinned>;
-
 DeviceBuffer device_buffer(uint64_t bytes, const std::string& what) {
-  void* p = nullptr;
-  check(cudaMalloc(&p, bytes), "cudaMalloc of " + what + " (" + megabytes(bytes) + ")");
-  return DeviceBuffer(static_cast<uint8_t*>(p));
+  return cuda::allocate<cuda::DeviceMemory>(bytes,
+                                            "cudaMalloc of " + what + " (" + megabytes(bytes) + ")");
 }
 
 PinnedBuffer pinned_buffer(uint64_t bytes, const std::string& what) {
-  void* p = nullptr;
-  check(cudaMallocHost(&p, bytes), "cudaMallocHost of " + what + " (" + megabytes(bytes) + ")");
-  return PinnedBuffer(static_cast<uint8_t*>(p));
+  return cuda::allocate<cuda::PinnedMemory>(
+      bytes, "cudaMallocHost of " + what + " (" + megabytes(bytes) + ")");
 }
 
-class Stream {
- public:
-  Stream() {
-    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-  }
-  ~Stream() { cudaStreamDestroy(stream_); }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  operator cudaStream_t() const { return stream_; }
-
- private:
-  cudaStream_t stream_ = nullptr;
-};
-
-class Event {
- public:
-  Event() { check(cudaEventCreate(&event_), "cudaEventCreate"); }
-  ~Event() { cudaEventDestroy(event_); }
-  Event(const Event&) = delete;
-  Event& operator=(const Event&) = delete;
-  operator cudaEvent_t() const { return event_; }
-
-  void record(cudaStream_t stream) { check(cudaEventRecord(event_, stream), "cudaEventRecord"); }
-  // Waits for this event; milliseconds since `start`.
-  float ms_since(const Event& start) const {
-    check(cudaEventSynchronize(event_), "waiting for the GPU");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, start, event_), "cudaEventElapsedTime");
-    return ms;
-  }
-
- private:
-  cudaEvent_t event_ = nullptr;
-};
+// Waits for `stop`; milliseconds from `start` to it.
+float elapsed_ms(const Event& start, const Event& stop) {
+  check(cudaEventSynchronize(stop), "waiting for the GPU");
+  float ms = 0;
+  check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+  return ms;
+}
 
 struct Device {
   std::string name;
@@ -111,7 +70,7 @@ Device open_device(int index) {
   int count = 0;
   check(cudaGetDeviceCount(&count), "no usable CUDA device");
   if (index >= count)
-    throw CudaError("no CUDA device " + std::to_string(index) + " (" + std::to_string(count) +
+    throw GpuError("no CUDA device " + std::to_string(index) + " (" + std::to_string(count) +
                     " found)");
   check(cudaSetDevice(index), "cannot use CUDA device " + std::to_string(index));
   cudaDeviceProp prop;
@@ -244,9 +203,9 @@ Batch make_batch(const std::vector<Source>& sources, size_t first, int size,
   return b;
 }
 
-void launch(const DeviceBatch& batch, const OutputSpec& spec, cudaStream_t stream) {
+void launch(const BatchView& batch, const OutputSpec& spec, cudaStream_t stream) {
   if (const char* error = launch_resample_batch(batch, spec, stream))
-    throw CudaError(std::string("kernel launch: ") + error);
+    throw GpuError(std::string("kernel launch: ") + error);
 }
 
 // A stream with its own device block, output and pinned output. Batch i goes to lane i % 2, so
@@ -267,7 +226,7 @@ float time_kernels(const std::vector<Batch>& batches, const OutputSpec& spec, La
     launch(b.tables.device_view(b.device.get(), lane.out.get()), spec, lane.stream);
   }
   stop.record(lane.stream);
-  return stop.ms_since(start);
+  return elapsed_ms(start, stop);
 }
 
 // Milliseconds for `iterations` rounds of: copy the batch's block (pixels and tables) from pinned
@@ -291,7 +250,7 @@ float time_end_to_end(const std::vector<Batch>& batches, const OutputSpec& spec,
   second_done.record(lanes[1].stream);
   check(cudaStreamWaitEvent(lanes[0].stream, second_done), "cudaStreamWaitEvent");
   stop.record(lanes[0].stream);
-  return stop.ms_since(start);
+  return elapsed_ms(start, stop);
 }
 
 // Runs batch b once more into a poisoned output and compares each image's tensor byte for byte
@@ -309,9 +268,7 @@ std::string check_batch(const Batch& b, const OutputSpec& spec, Lane& lane) {
 
   for (size_t i = 0; i < t.images().size(); ++i) {
     const BatchImage& image = t.images()[i];
-    OutputSpec s = spec;
-    s.width = image.out_w;
-    s.height = image.out_h;
+    const OutputSpec s = spec.sized(image.out_w, image.out_h);
     const auto begin = gpu.begin() + static_cast<ptrdiff_t>(image.out);
     const auto end = begin + static_cast<ptrdiff_t>(s.bytes());
     const auto diff = std::mismatch(begin, end, host.begin() + static_cast<ptrdiff_t>(image.out));
@@ -468,7 +425,7 @@ int main(int argc, char** argv) {
       if (verify) std::printf("check: %s\n", verdict.c_str());
     }
     return verdict.empty() || verdict == "identical" ? 0 : 1;
-  } catch (const CudaError& e) {
+  } catch (const GpuError& e) {
     std::cerr << kProgram << ": " << e.what() << "\n";
     return 2;
   } catch (const std::exception& e) {

@@ -185,7 +185,7 @@ void RunOptionsParser::refuse_inapplicable(const Options& o) const {
       {{"--image-format", "--quality"}, images, "to --format npy (it writes no image files)"},
       {{"--pad-value"}, o.resize.mode == ResizeMode::letterbox || o.crop.center,
        "without --resize letterbox:WxH or --crop (nothing is padded)"},
-      {{"--workers", "--timeout-per-image"}, bench || o.cpu_engine == CpuEngine::procs,
+      {{"--workers", "--timeout-per-image"}, bench || o.cpu_engine == EngineKind::procs,
        "without --cpu-engine procs"},
       {{"--batch", "--device"}, bench || o.engine != Engine::cpu, "to --engine cpu"},
   };

@@ -169,9 +169,7 @@ void run_one(const OptionSet& set, uint8_t flags, std::span<const uint8_t> file)
   if (plan.x.size() != placement.out_w || plan.y.size() != placement.out_h)
     finding("plan size", "plan is not the placement's output size");
 
-  OutputSpec spec = make_output_spec(options);
-  spec.width = placement.out_w;
-  spec.height = placement.out_h;
+  const OutputSpec spec = make_output_spec(options).sized(placement.out_w, placement.out_h);
 
   // The CPU engine.
   std::vector<uint8_t> cpu(spec.bytes());

@@ -85,8 +85,8 @@ void BatchTables::pack_tables(uint8_t* staging) const {
   std::memcpy(staging + fixed_at(), fixed_.data(), fixed_.size() * sizeof(int32_t));
 }
 
-DeviceBatch BatchTables::device_view(const uint8_t* staging, uint8_t* out) const {
-  DeviceBatch b;
+BatchView BatchTables::device_view(const uint8_t* staging, uint8_t* out) const {
+  BatchView b;
   b.src = staging;
   b.images = reinterpret_cast<const BatchImage*>(staging + images_at());
   b.starts = reinterpret_cast<const int32_t*>(staging + starts_at());
@@ -99,7 +99,21 @@ DeviceBatch BatchTables::device_view(const uint8_t* staging, uint8_t* out) const
   return b;
 }
 
-LaunchShape resample_launch_shape(const DeviceBatch& batch) {
+BatchView BatchTables::host_view(const uint8_t* src, uint8_t* out) const {
+  BatchView b;
+  b.src = src;
+  b.images = images_.data();
+  b.starts = starts_.data();
+  b.weights = weights_.data();
+  b.fixed = fixed_.data();
+  b.out = out;
+  b.image_count = static_cast<int>(images_.size());
+  b.max_out_w = max_out_w_;
+  b.max_out_h = max_out_h_;
+  return b;
+}
+
+LaunchShape resample_launch_shape(const BatchView& batch) {
   LaunchShape shape;
   shape.block = {kBlockX, kBlockY, 1};
   shape.grid = {blocks(static_cast<uint64_t>(batch.max_out_w), kBlockX, kMaxGridX),
@@ -110,12 +124,10 @@ LaunchShape resample_launch_shape(const DeviceBatch& batch) {
 
 void resample_batch_on_host(const BatchTables& tables, const OutputSpec& format,
                             const uint8_t* src, uint8_t* out) {
-  const BatchArrays arrays{tables.images().data(), tables.starts().data(),
-                          tables.weights().data(), tables.fixed().data()};
+  const BatchView batch = tables.host_view(src, out);
   for (const BatchImage& image : tables.images())
     for (int Y = 0; Y < image.out_h; ++Y)
-      for (int X = 0; X < image.out_w; ++X)
-        resample_batch_pixel(image, arrays, format, src, out, X, Y);
+      for (int X = 0; X < image.out_w; ++X) resample_batch_pixel(image, batch, format, X, Y);
 }
 
 }  // namespace imgprep

@@ -8,14 +8,14 @@
 namespace imgprep {
 namespace {
 
-__global__ void resample_batch_kernel(DeviceBatch batch, OutputSpec format, LaunchShape shape) {
+__global__ void resample_batch_kernel(BatchView batch, OutputSpec format, LaunchShape shape) {
   resample_batch_thread(batch, format, shape, {blockIdx.x, blockIdx.y, blockIdx.z},
                         {threadIdx.x, threadIdx.y, threadIdx.z});
 }
 
 }  // namespace
 
-const char* launch_resample_batch(const DeviceBatch& batch, const OutputSpec& format,
+const char* launch_resample_batch(const BatchView& batch, const OutputSpec& format,
                                   void* stream) {
   if (batch.image_count == 0) return nullptr;
   const LaunchShape shape = resample_launch_shape(batch);

@@ -168,30 +168,30 @@ json machine() {
 
 }  // namespace
 
-const char* to_string(Tier tier) {
-  switch (tier) {
-    case Tier::serial: return "serial";
-    case Tier::threads: return "threads";
-    case Tier::procs: return "procs";
-    case Tier::tbb: return "tbb";
-    case Tier::gpu: return "gpu";
-    case Tier::ceiling: return "ceiling";
-  }
-  return "?";
+std::vector<Tier> all_tiers() {
+  std::vector<Tier> tiers;
+  for (EngineKind kind : kAllEngineKinds) tiers.push_back({kind});
+  tiers.push_back({});  // the ceiling
+  return tiers;
 }
 
+const char* to_string(Tier tier) { return tier.engine ? to_string(*tier.engine) : "ceiling"; }
+
 std::vector<Tier> parse_tiers(const std::string& text) {
-  if (text == "all") return {std::begin(kAllTiers), std::end(kAllTiers)};
+  const std::vector<Tier> all = all_tiers();
+  if (text == "all") return all;
   std::vector<Tier> tiers;
   size_t start = 0;
   for (;;) {
     const size_t comma = text.find(',', start);
     const std::string name = text.substr(start, comma - start);
-    const Tier* found = std::find_if(std::begin(kAllTiers), std::end(kAllTiers),
-                                     [&](Tier t) { return name == to_string(t); });
-    if (found == std::end(kAllTiers))
-      throw UsageError("--tiers: unknown tier '" + name +
-                       "' (serial, threads, procs, tbb, gpu, ceiling or all)");
+    const auto found =
+        std::find_if(all.begin(), all.end(), [&](Tier t) { return name == to_string(t); });
+    if (found == all.end()) {
+      std::string names;
+      for (Tier t : all) names += std::string(names.empty() ? "" : ", ") + to_string(t);
+      throw UsageError("--tiers: unknown tier '" + name + "' (" + names + " or all)");
+    }
     if (std::find(tiers.begin(), tiers.end(), *found) == tiers.end()) tiers.push_back(*found);
     if (comma == std::string::npos) return tiers;
     start = comma + 1;

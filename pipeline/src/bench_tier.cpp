@@ -12,12 +12,10 @@
 #include <stop_token>
 #include <thread>
 
+#include "imgprep/pipeline/engine_run.h"
+#include "imgprep/pipeline/engines.h"
 #include "imgprep/pipeline/gpu_engine.h"
-#include "imgprep/pipeline/procs_engine.h"
 #include "imgprep/pipeline/read_pool.h"
-#include "imgprep/pipeline/serial_engine.h"
-#include "imgprep/pipeline/tbb_engine.h"
-#include "imgprep/pipeline/threads_engine.h"
 #include "page_cache.h"
 
 namespace imgprep {
@@ -82,24 +80,19 @@ struct StageShape {
   std::string parallelism;  // in words
 };
 
+// The stages' threads follow the engine; the words are describe's.
 StageShape shape_of(Tier tier, const Options& o) {
   const int io = o.io_threads, cpu = o.resolved_threads(), workers = o.resolved_workers();
-  const auto n = [](int count, const char* what) { return std::to_string(count) + " " + what; };
-  switch (tier) {
-    case Tier::serial: return {{1, 1, 1, 1}, {false, false, false, false}, "1 thread"};
-    case Tier::threads:
-      return {{io, cpu, cpu, 1}, {false, true, false, true},
-              n(io, "I/O threads, ") + n(cpu, "worker threads (std::thread), 1 writer thread")};
-    case Tier::tbb:
-      return {{io, cpu, cpu, 1}, {false, true, false, true},
-              n(io, "I/O threads, ") + n(cpu, "TBB threads, 1 writer thread")};
-    case Tier::procs:
-      return {{io, workers, workers, 1}, {false, true, false, true},
-              n(io, "I/O threads, ") + n(workers, "worker processes, 1 writer thread")};
-    case Tier::gpu:
-      return {{io, cpu, 1, 1}, {false, true, true, true},
-              n(io, "I/O threads, ") + n(cpu, "TBB decoding threads, 1 GPU stage thread, 1 writer thread")};
-    case Tier::ceiling: return {{0, cpu, 0, 0}, {false, false, false, false}, n(cpu, "threads")};
+  if (tier.ceiling())
+    return {{0, cpu, 0, 0}, {false, false, false, false}, std::to_string(cpu) + " threads"};
+  const EngineKind kind = *tier.engine;
+  const std::string words = describe(kind, o).parallelism;
+  switch (kind) {
+    case EngineKind::serial: return {{1, 1, 1, 1}, {false, false, false, false}, words};
+    case EngineKind::threads:
+    case EngineKind::tbb: return {{io, cpu, cpu, 1}, {false, true, false, true}, words};
+    case EngineKind::procs: return {{io, workers, workers, 1}, {false, true, false, true}, words};
+    case EngineKind::gpu: return {{io, cpu, 1, 1}, {false, true, true, true}, words};
   }
   return {};
 }
@@ -154,20 +147,13 @@ class DecodeCeiling {
 
 // One run of an engine tier into sink; returns its wall seconds. The GPU tier runs on `gpu`,
 // made once for every run of the tier.
-double run_engine(Tier tier, const Options& options, const std::vector<InputItem>& items,
-                  const ImageProcessor& processor, GpuEngine* gpu, NullSink& sink,
-                  RunStats& stats) {
+double timed_run(EngineKind kind, const Options& options, const std::vector<InputItem>& items,
+                 const ImageProcessor& processor, GpuEngine* gpu, NullSink& sink,
+                 RunStats& stats) {
   std::atomic<bool> stop{false};
   EngineRun run{items, options, processor, sink, stats, stop};
   const auto start = Clock::now();
-  switch (tier) {
-    case Tier::serial: run_serial_engine(run); break;
-    case Tier::threads: run_threads_engine(run); break;
-    case Tier::procs: run_procs_engine(run); break;
-    case Tier::tbb: run_tbb_engine(run); break;
-    case Tier::gpu: gpu->run(run); break;
-    case Tier::ceiling: break;
-  }
+  run_engine(kind, run, gpu);
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
@@ -181,7 +167,7 @@ nlohmann::ordered_json verdict(Tier tier, const std::array<double, kStages>& bus
   };
   const auto threads = [&](Stage s) { return shape.threads[static_cast<int>(s)]; };
   const int cpu = threads(Stage::decode);
-  const bool gpu = tier == Tier::gpu;
+  const bool gpu = tier.is(EngineKind::gpu);
   const double decode = busy[static_cast<int>(Stage::decode)];
   const double transform = busy[static_cast<int>(Stage::transform)];
   struct Candidate {
@@ -209,11 +195,11 @@ nlohmann::ordered_json measure_tier(Tier tier, const Options& options, const Ben
   // The GPU tier's context, module and buffers are made here, before any run is timed, and
   // reused by every run.
   std::unique_ptr<GpuEngine> gpu;
-  if (tier == Tier::gpu) {
+  if (tier.is(EngineKind::gpu)) {
     const GpuProbe probe = probe_gpu(options.device);
     result["device"] = probe.description;
     try {
-      if (probe.usable) gpu = std::make_unique<GpuEngine>(options.device, options.batch);
+      if (probe.usable) gpu = std::make_unique<GpuEngine>(options);
     } catch (const GpuError& e) {
       result["reason"] = e.what();
     }
@@ -227,11 +213,11 @@ nlohmann::ordered_json measure_tier(Tier tier, const Options& options, const Ben
   result["parallelism"] = shape.parallelism;
   const ImageProcessor processor(options);
   std::unique_ptr<DecodeCeiling> ceiling;
-  if (tier == Tier::ceiling) ceiling = std::make_unique<DecodeCeiling>(options, items, processor);
+  if (tier.ceiling()) ceiling = std::make_unique<DecodeCeiling>(options, items, processor);
 
   // Returns the run's seconds; stats and sink receive what the run did.
   const auto run_once = [&](NullSink& sink, RunStats& stats) {
-    if (!ceiling) return run_engine(tier, options, items, processor, gpu.get(), sink, stats);
+    if (!ceiling) return timed_run(*tier.engine, options, items, processor, gpu.get(), sink, stats);
     const auto start = Clock::now();
     ceiling->run(stats);
     return std::chrono::duration<double>(Clock::now() - start).count();
@@ -276,7 +262,7 @@ nlohmann::ordered_json measure_tier(Tier tier, const Options& options, const Ben
   nlohmann::ordered_json stages = nlohmann::ordered_json::array();
   for (int s = 0; s < kStages; ++s) {
     if (shape.threads[s] == 0) continue;
-    stages.push_back({{"stage", tier == Tier::gpu && s == static_cast<int>(Stage::transform)
+    stages.push_back({{"stage", tier.is(EngineKind::gpu) && s == static_cast<int>(Stage::transform)
                                     ? "gpu"
                                     : stage_name(static_cast<Stage>(s))},
                       {"threads", shape.threads[s]},
@@ -294,7 +280,7 @@ nlohmann::ordered_json measure_tier(Tier tier, const Options& options, const Ben
   result.update(verdict(tier, busy, shape, mean_seconds));
   result["output"] = output;
   if (ceiling) result["preloaded_mib"] = double(ceiling->preloaded_bytes()) / (1 << 20);
-  if (tier == Tier::procs) {
+  if (tier.is(EngineKind::procs)) {
     rusage children{};
     getrusage(RUSAGE_CHILDREN, &children);
     result["worker_peak_rss_kb"] = children.ru_maxrss;

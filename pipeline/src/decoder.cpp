@@ -169,7 +169,7 @@ ImageInfo Decoder::open(std::span<const uint8_t> bytes, const DecodeOptions& opt
 
 void Decoder::open_jpeg(const DecodeOptions& options) {
   JpegReader& r = jpeg_->reader;
-  if (!r.read_header(bytes_, options.icc_profile)) throw DecodeError("invalid JPEG: " + r.message());
+  r.read_header(bytes_, options.icc_profile);
   orientation_ = options.exif ? exif_orientation(r.exif()) : 1;
   const bool swap = orientation_ >= 5;
   info_.width = swap ? r.height() : r.width();
@@ -177,7 +177,7 @@ void Decoder::open_jpeg(const DecodeOptions& options) {
   check_pixels(r.width(), r.height(), options.max_pixels);
   info_.shrink = shrink_factor(info_.width, info_.height, options);
   int w = 0, h = 0;
-  if (!r.prepare(info_.shrink, w, h)) throw DecodeError("invalid JPEG: " + r.message());
+  r.prepare(info_.shrink, w, h);
   info_.decoded_width = swap ? h : w;
   info_.decoded_height = swap ? w : h;
   info_.extent_w = static_cast<double>(info_.width) / info_.shrink;
@@ -234,8 +234,7 @@ void Decoder::decode_jpeg(DecodedImage& out, const std::optional<Region>& region
   uint8_t* target = cmyk ? (spare_.resize(bytes), spare_.data())
                          : (out.pixels.resize(bytes), out.pixels.data());
   int x = want.x, w = want.width;
-  if (!r.read(x, w, want.y, want.y + want.height, target))
-    throw DecodeError("JPEG: " + r.message());
+  r.read(x, w, want.y, want.y + want.height, target);
   if (r.truncated()) throw DecodeError("truncated JPEG: " + r.warnings());
   out.warning = r.warnings();
   out.icc_profile = r.icc_profile();
@@ -253,7 +252,6 @@ void Decoder::decode_jpeg(DecodedImage& out, const std::optional<Region>& region
 
 void Decoder::decode_png(DecodedImage& out) {
   PngResult png = imgprep::decode_png(bytes_, out.pixels, rows_, icc_profile_);
-  if (!png.error.empty()) throw DecodeError("PNG: " + png.error);
   out.width = png.width;
   out.height = png.height;
   out.warning = png.warning;
@@ -262,11 +260,7 @@ void Decoder::decode_png(DecodedImage& out) {
 }
 
 void Decoder::decode_other(DecodedImage& out) {
-  try {
-    std::tie(out.width, out.height) = opencv_decode(bytes_, out.pixels);
-  } catch (const std::runtime_error& e) {
-    throw DecodeError(std::string("cannot decode ") + format_name(info_.format) + ": " + e.what());
-  }
+  std::tie(out.width, out.height) = opencv_decode(bytes_, info_.format, out.pixels);
   check_decoded_size(out, info_);
   if (opaque_only_ && !all_opaque(out))
     throw DecodeError(std::string(format_name(info_.format)) +

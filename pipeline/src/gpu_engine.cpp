@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "cpu_graph.h"
+#include "imgprep/kernels/cuda_resources.h"
 #include "imgprep/kernels/resample_batch_cuda.h"
 
 namespace imgprep {
@@ -15,68 +16,20 @@ namespace {
 
 constexpr int kRing = 3;  // batches in flight: one filling, two copying/computing
 
-void check(cudaError_t error, const char* what) {
-  if (error != cudaSuccess) throw GpuError(std::string(what) + ": " + cudaGetErrorString(error));
-}
+using cuda::check;
 
-struct PinnedMemory {
-  static cudaError_t allocate(void** p, size_t n) { return cudaMallocHost(p, n); }
-  static void release(void* p) { cudaFreeHost(p); }
-};
-struct DeviceMemory {
-  static cudaError_t allocate(void** p, size_t n) { return cudaMalloc(p, n); }
-  static void release(void* p) { cudaFree(p); }
-};
+constexpr char kAllocating[] = "allocating GPU buffers";  // a failed buffer's error
 
-// Grow-only buffers: sized by the largest batch seen, then reused (no allocation per batch).
-template <class Memory>
-class GrowBytes {
- public:
-  GrowBytes() = default;
-  GrowBytes(const GrowBytes&) = delete;
-  GrowBytes& operator=(const GrowBytes&) = delete;
-  ~GrowBytes() { Memory::release(data_); }
-  uint8_t* reserve(size_t size) {
-    if (size > capacity_) {
-      Memory::release(data_);
-      data_ = nullptr;
-      const size_t capacity = std::max(size, capacity_ + capacity_ / 2);
-      capacity_ = 0;
-      check(Memory::allocate(reinterpret_cast<void**>(&data_), capacity), "allocating GPU buffers");
-      capacity_ = capacity;
-    }
-    return data_;
-  }
-  uint8_t* data() const { return data_; }
-
- private:
-  uint8_t* data_ = nullptr;
-  size_t capacity_ = 0;
-};
-using PinnedBytes = GrowBytes<PinnedMemory>;
-using DeviceBytes = GrowBytes<DeviceMemory>;
-
-// One staging slot of the ring: a batch's host and device buffers, its stream and the event
-// that tells when its results are back (and the slot may be refilled). The host thread waiting
-// on the event sleeps (blocking sync) instead of spinning a core that decoding needs.
+// One staging slot of the ring: a batch's host and device buffers (grow-only: sized by the
+// largest batch seen, then reused), its stream and the event that tells when its results are
+// back (and the slot may be refilled). The host thread waiting on the event sleeps (blocking
+// sync) instead of spinning a core that decoding needs.
 struct Slot {
-  Slot() {
-    check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-    check(cudaEventCreateWithFlags(&done, cudaEventDisableTiming | cudaEventBlockingSync),
-          "cudaEventCreate");
-  }
-  ~Slot() {
-    cudaEventDestroy(done);
-    cudaStreamDestroy(stream);
-  }
-  Slot(const Slot&) = delete;
-  Slot& operator=(const Slot&) = delete;
-
-  cudaStream_t stream{};
-  cudaEvent_t done{};
+  cuda::Stream stream;
+  cuda::Event done{cudaEventDisableTiming | cudaEventBlockingSync};
   BatchTables tables;
-  PinnedBytes host_in, host_out;  // pixels then tables; tensors
-  DeviceBytes device_in, device_out;
+  cuda::PinnedGrowBuffer host_in, host_out;  // pixels then tables; tensors
+  cuda::DeviceGrowBuffer device_in, device_out;
   std::vector<Job*> jobs;
   std::vector<int> image_of;  // per job: its index in tables.images(), -1 if it has none
 };
@@ -102,72 +55,48 @@ class GpuStage {
         sink_(sink),
         slots_(slots),
         ring_(ring),
-        device_(device),
         batch_(batch),
-        cpu_(run.options.resolved_threads()) {
-    queue_.set_capacity(batch * 2);
-    thread_ = std::thread([this] { work(); });
-  }
-  ~GpuStage() {
-    if (thread_.joinable()) {
-      queue_.push(nullptr);
-      thread_.join();
-    }
-  }
+        cpu_(run.options.resolved_threads()),
+        thread_(run, Stage::transform, batch * 2,
+                {.start = [this, device] { start(device); },
+                 .job = [this](Job* job) { take(job); },
+                 .end = [this] { drain(); },
+                 .failed = [this] { release_ring(); }}) {}
 
-  void push(Job* job) {  // in input order
-    run_.stats.enqueue(Stage::transform);
-    queue_.push(job);
-  }
-
-  void finish() {
-    queue_.push(nullptr);
-    thread_.join();
-    if (error_) std::rethrow_exception(error_);
-  }
+  void push(Job* job) { thread_.push(job); }  // in input order
+  void finish() { thread_.finish(); }
 
  private:
-  void work() {
-    // The current device is per thread: this one copies and launches on it too.
-    try {
-      check(cudaSetDevice(device_), "cudaSetDevice");
-    } catch (...) {
-      fail();
-    }
-    std::vector<Job*> pending;
-    for (;;) {
-      Job* job = nullptr;
-      queue_.pop(job);
-      if (job) {
-        run_.stats.dequeue(Stage::transform);
-        pending.push_back(job);
-      }
-      if (job && static_cast<int>(pending.size()) < batch_) continue;
-      if (!error_) {
-        try {
-          StageTimer timer(run_.stats, Stage::transform);
-          submit(pending);
-        } catch (...) {
-          fail();
-        }
-      }
-      release(pending);  // empty unless the batch was never submitted
-      if (!job) break;
-    }
-    for (int i = 0; i < kRing && !error_; ++i) {
-      try {
+  // The current device is per thread: this one copies and launches on it too.
+  void start(int device) {
+    thread_.attempt([&] { check(cudaSetDevice(device), "cudaSetDevice"); });
+  }
+
+  void take(Job* job) {
+    pending_.push_back(job);
+    if (static_cast<int>(pending_.size()) == batch_) submit_pending();
+  }
+
+  // The last, partial batch, then every batch still in flight.
+  void drain() {
+    submit_pending();
+    for (int i = 0; i < kRing; ++i)
+      thread_.attempt([&] {
         StageTimer timer(run_.stats, Stage::transform);
         deliver(ring_[(next_ + i) % kRing]);
-      } catch (...) {
-        fail();
-      }
-    }
+      });
+  }
+
+  void submit_pending() {
+    thread_.attempt([&] {
+      StageTimer timer(run_.stats, Stage::transform);
+      submit(pending_);
+    });
+    release(pending_);  // empty unless the batch was never submitted
   }
 
   // After a CUDA failure every job still returns to its slot, once and unwritten.
-  void fail() {
-    error_ = std::current_exception();
-    run_.stop = true;
+  void release_ring() {
     for (Slot& slot : ring_) release(slot.jobs);
   }
 
@@ -207,7 +136,7 @@ class GpuStage {
     const BatchTables& t = slot.tables;
 
     const size_t in_bytes = t.staging_bytes();
-    uint8_t* in = slot.host_in.reserve(in_bytes);
+    uint8_t* in = slot.host_in.reserve(in_bytes, kAllocating);
     in_parallel(batch.size(), [&](size_t i) {
       const BatchImage& image = t.images()[i];
       std::memcpy(in + image.src, batch[i]->decoded.pixels.data(),
@@ -215,9 +144,9 @@ class GpuStage {
     });
     t.pack_tables(in);
 
-    uint8_t* device_in = slot.device_in.reserve(in_bytes);
-    uint8_t* device_out = slot.device_out.reserve(t.out_bytes());
-    slot.host_out.reserve(t.out_bytes());
+    uint8_t* device_in = slot.device_in.reserve(in_bytes, kAllocating);
+    uint8_t* device_out = slot.device_out.reserve(t.out_bytes(), kAllocating);
+    slot.host_out.reserve(t.out_bytes(), kAllocating);
     check(cudaMemcpyAsync(device_in, in, in_bytes, cudaMemcpyHostToDevice, slot.stream),
           "copy to the GPU");
     if (const char* error = launch_resample_batch(t.device_view(device_in, device_out), format,
@@ -226,7 +155,7 @@ class GpuStage {
     check(cudaMemcpyAsync(slot.host_out.data(), device_out, t.out_bytes(),
                           cudaMemcpyDeviceToHost, slot.stream),
           "copy from the GPU");
-    check(cudaEventRecord(slot.done, slot.stream), "cudaEventRecord");
+    slot.done.record(slot.stream);
   }
 
   // Waits for the slot's batch; its tensors (and files) are made on the CPU tier's threads, then
@@ -244,9 +173,7 @@ class GpuStage {
         if (image < 0) return;
         Job& job = *jobs[i];
         const BatchImage& im = slot.tables.images()[static_cast<size_t>(image)];
-        OutputSpec spec = run_.processor.spec();
-        spec.width = im.out_w;
-        spec.height = im.out_h;
+        const OutputSpec spec = run_.processor.spec().sized(im.out_w, im.out_h);
         job.output.resize(spec.bytes());
         std::memcpy(job.output.data(), slot.host_out.data() + im.out, spec.bytes());
         run_.processor.finish_output(job);
@@ -263,15 +190,13 @@ class GpuStage {
   SinkStage& sink_;
   JobSlots& slots_;
   Slot (&ring_)[kRing];
-  int device_;
-  int batch_;
+  const int batch_;
   oneapi::tbb::task_arena cpu_;  // packing and unpacking: as many threads as decoding
   int next_ = 0;
+  std::vector<Job*> pending_;           // the batch filling
   std::vector<const Job*> batch_jobs_;  // the jobs of the batch being packed that have pixels
   std::vector<Job*> delivering_;        // the jobs of the batch being handed on
-  tbb::concurrent_bounded_queue<Job*> queue_;
-  std::exception_ptr error_;
-  std::thread thread_;
+  StageThread thread_;
 };
 
 // How many images the GPU engine keeps in flight for a batch size (the job slots it needs): a
@@ -317,8 +242,8 @@ GpuProbe probe_gpu(int device) {
   return {true, device_name(device, prop)};
 }
 
-GpuEngine::GpuEngine(int device, int batch) : device_(device), batch_(batch) {
-  const GpuProbe probe = probe_gpu(device);  // the context and the kernel's module, loaded now
+GpuEngine::GpuEngine(const Options& options) : device_(options.device), batch_(options.batch) {
+  const GpuProbe probe = probe_gpu(device_);  // the context and the kernel's module, loaded now
   if (!probe.usable) throw GpuError(probe.description);
   ring_ = std::make_unique<Ring>();
 }
@@ -338,6 +263,6 @@ void GpuEngine::run(EngineRun& run) {
   sink.finish();
 }
 
-void run_gpu_engine(EngineRun& run, int device, int batch) { GpuEngine(device, batch).run(run); }
+void run_gpu_engine(EngineRun& run) { GpuEngine(run.options).run(run); }
 
 }  // namespace imgprep

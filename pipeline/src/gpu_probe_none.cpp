@@ -7,12 +7,12 @@ GpuProbe probe_gpu(int) { return {false, "this build has no CUDA tier (built wit
 
 struct GpuEngine::Ring {};
 
-GpuEngine::GpuEngine(int device, int batch) : device_(device), batch_(batch) {
-  throw GpuError(probe_gpu(device).description);
+GpuEngine::GpuEngine(const Options& options) : device_(options.device), batch_(options.batch) {
+  throw GpuError(probe_gpu(device_).description);
 }
 GpuEngine::~GpuEngine() = default;
 void GpuEngine::run(EngineRun&) { throw GpuError(probe_gpu(device_).description); }
 
-void run_gpu_engine(EngineRun& run, int device, int batch) { GpuEngine(device, batch).run(run); }
+void run_gpu_engine(EngineRun& run) { GpuEngine(run.options).run(run); }
 
 }  // namespace imgprep

@@ -73,9 +73,7 @@ void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
     Placement placement;
     prepare(job, s, stats, s.image, s.plan, placement);
     StageTimer timer(stats, Stage::transform);
-    OutputSpec spec = spec_;
-    spec.width = placement.out_w;
-    spec.height = placement.out_h;
+    const OutputSpec spec = spec_.sized(placement.out_w, placement.out_h);
     job.output.resize(spec.bytes());
     s.resampler.run(s.image, s.plan, spec, job.output.data());
     if (options_.format == OutputFormat::images) finish_output(job, spec, s.image.icc_profile);
@@ -93,9 +91,7 @@ void ImageProcessor::decode_and_plan(Job& job, Scratch& s, RunStats& stats) cons
 }
 
 void ImageProcessor::finish_output(Job& job) const {
-  OutputSpec spec = spec_;
-  spec.width = job.out_w;
-  spec.height = job.out_h;
+  const OutputSpec spec = spec_.sized(job.out_w, job.out_h);
   try {
     finish_output(job, spec, job.decoded.icc_profile);
   } catch (const std::exception& e) {

@@ -10,6 +10,8 @@
 #include <jerror.h>
 #include <jpeglib.h>
 
+#include "imgprep/pipeline/decoder.h"
+
 namespace imgprep {
 
 struct JpegReader::State {
@@ -65,23 +67,9 @@ bool has_end_marker(std::span<const uint8_t> bytes) {
   return false;
 }
 
-}  // namespace
-
-JpegReader::JpegReader() : s_(std::make_unique<State>()) {
-  s_->cinfo.err = jpeg_std_error(&s_->err);
-  s_->err.error_exit = on_error;
-  s_->err.emit_message = on_message;
-  s_->err.output_message = no_output;
-  s_->cinfo.client_data = s_.get();
-  // The decompressor itself is created by read_header, where its errors can be caught.
-}
-
-JpegReader::~JpegReader() { jpeg_destroy_decompress(&s_->cinfo); }
-
-// The functions below that call libjpeg hold no objects with destructors between setjmp and the
-// calls that may longjmp back.
-bool JpegReader::read_header(std::span<const uint8_t> data, bool icc_profile) {
-  State& s = *s_;
+// These call libjpeg, and return false on its error (s.message says why). They hold no objects
+// with destructors between setjmp and the calls that may longjmp back.
+bool start_image(JpegReader::State& s, std::span<const uint8_t> data, bool icc_profile) {
   s.warnings.clear();
   s.message.clear();
   s.truncated = false;
@@ -112,40 +100,21 @@ bool JpegReader::read_header(std::span<const uint8_t> data, bool icc_profile) {
   return true;
 }
 
-int JpegReader::width() const { return static_cast<int>(s_->cinfo.image_width); }
-int JpegReader::height() const { return static_cast<int>(s_->cinfo.image_height); }
-bool JpegReader::cmyk() const {
-  return s_->cinfo.jpeg_color_space == JCS_CMYK || s_->cinfo.jpeg_color_space == JCS_YCCK;
-}
-bool JpegReader::adobe() const { return s_->cinfo.saw_Adobe_marker; }
-
-std::span<const uint8_t> JpegReader::exif() const {
-  for (jpeg_saved_marker_ptr m = s_->cinfo.marker_list; m; m = m->next)
-    if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 &&
-        std::memcmp(m->data, "Exif\0\0", 6) == 0)
-      return {m->data, m->data_length};
-  return {};
-}
-
-const std::string& JpegReader::icc_profile() const { return s_->icc_profile; }
-
-bool JpegReader::prepare(int denom, int& out_width, int& out_height) {
-  State& s = *s_;
+bool scale_output(JpegReader::State& s, int denom, bool cmyk, int& out_width, int& out_height) {
   if (setjmp(s.jump)) {
     jpeg_abort_decompress(&s.cinfo);
     return false;
   }
   s.cinfo.scale_num = 1;
   s.cinfo.scale_denom = static_cast<unsigned>(denom);
-  s.cinfo.out_color_space = cmyk() ? JCS_CMYK : JCS_EXT_RGBX;
+  s.cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_EXT_RGBX;
   jpeg_calc_output_dimensions(&s.cinfo);
   out_width = static_cast<int>(s.cinfo.output_width);
   out_height = static_cast<int>(s.cinfo.output_height);
   return true;
 }
 
-bool JpegReader::read(int& x, int& w, int y0, int y1, uint8_t* dst) {
-  State& s = *s_;
+bool read_window(JpegReader::State& s, int& x, int& w, int y0, int y1, uint8_t* dst) {
   if (setjmp(s.jump)) {
     jpeg_abort_decompress(&s.cinfo);
     return false;
@@ -179,7 +148,49 @@ bool JpegReader::read(int& x, int& w, int y0, int y1, uint8_t* dst) {
   return true;
 }
 
-const std::string& JpegReader::message() const { return s_->message; }
+}  // namespace
+
+JpegReader::JpegReader() : s_(std::make_unique<State>()) {
+  s_->cinfo.err = jpeg_std_error(&s_->err);
+  s_->err.error_exit = on_error;
+  s_->err.emit_message = on_message;
+  s_->err.output_message = no_output;
+  s_->cinfo.client_data = s_.get();
+  // The decompressor itself is created by read_header, where its errors can be caught.
+}
+
+JpegReader::~JpegReader() { jpeg_destroy_decompress(&s_->cinfo); }
+
+void JpegReader::read_header(std::span<const uint8_t> data, bool icc_profile) {
+  if (!start_image(*s_, data, icc_profile)) throw DecodeError("invalid JPEG: " + s_->message);
+}
+
+int JpegReader::width() const { return static_cast<int>(s_->cinfo.image_width); }
+int JpegReader::height() const { return static_cast<int>(s_->cinfo.image_height); }
+bool JpegReader::cmyk() const {
+  return s_->cinfo.jpeg_color_space == JCS_CMYK || s_->cinfo.jpeg_color_space == JCS_YCCK;
+}
+bool JpegReader::adobe() const { return s_->cinfo.saw_Adobe_marker; }
+
+std::span<const uint8_t> JpegReader::exif() const {
+  for (jpeg_saved_marker_ptr m = s_->cinfo.marker_list; m; m = m->next)
+    if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 &&
+        std::memcmp(m->data, "Exif\0\0", 6) == 0)
+      return {m->data, m->data_length};
+  return {};
+}
+
+const std::string& JpegReader::icc_profile() const { return s_->icc_profile; }
+
+void JpegReader::prepare(int denom, int& out_width, int& out_height) {
+  if (!scale_output(*s_, denom, cmyk(), out_width, out_height))
+    throw DecodeError("invalid JPEG: " + s_->message);
+}
+
+void JpegReader::read(int& x, int& w, int y0, int y1, uint8_t* dst) {
+  if (!read_window(*s_, x, w, y0, y1, dst)) throw DecodeError("JPEG: " + s_->message);
+}
+
 const std::string& JpegReader::warnings() const { return s_->warnings; }
 bool JpegReader::truncated() const { return s_->truncated; }
 

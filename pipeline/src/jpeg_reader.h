@@ -18,9 +18,9 @@ class JpegReader {
   JpegReader(const JpegReader&) = delete;
   JpegReader& operator=(const JpegReader&) = delete;
 
-  // Each step returns false on a libjpeg error; message() says why. icc_profile: also read
+  // Each step throws DecodeError on a libjpeg error, with its message. icc_profile: also read
   // the colour profile (icc_profile() is empty otherwise).
-  bool read_header(std::span<const uint8_t> data, bool icc_profile);
+  void read_header(std::span<const uint8_t> data, bool icc_profile);
   int width() const;
   int height() const;
   bool cmyk() const;   // CMYK or YCCK: decoded as 4-channel CMYK
@@ -30,16 +30,15 @@ class JpegReader {
   const std::string& icc_profile() const;
 
   // Sets the scale 1/denom and the output colour (RGBX, or CMYK for cmyk()); gives the size.
-  bool prepare(int denom, int& out_width, int& out_height);
+  void prepare(int denom, int& out_width, int& out_height);
   // Decodes rows [y0, y1) of columns [x, x + w) into dst (4 bytes a pixel, rows packed).
   // x and w come back widened to what libjpeg decodes (whole iMCU columns). Rows above y0
   // are skipped in one jpeg_skip_scanlines from row 0 (libjpeg-turbo 2.1 resumes exactly only
   // after skips that start on a row-group boundary: its issue 915); reading stops after row
   // y1 - 1, and truncated() also covers the rows below it: a single-scan file without its
   // end-of-image marker is truncated whatever the window, and nothing is decoded.
-  bool read(int& x, int& w, int y0, int y1, uint8_t* dst);
+  void read(int& x, int& w, int y0, int y1, uint8_t* dst);
 
-  const std::string& message() const;
   const std::string& warnings() const;
   bool truncated() const;  // the data ended before the rows that were read
 

@@ -2,8 +2,9 @@
 #include "imgprep/pipeline/manifest.h"
 
 namespace imgprep {
+namespace {
 
-// Written field by field: the strings (paths, and decoder messages that may quote file bytes)
+// The row as its manifest line (without the newline), written field by field: the strings (paths, and decoder messages that may quote file bytes)
 // keep every byte, so a path names its file again even when it is not UTF-8.
 std::string manifest_line(const ManifestRow& r) {
   std::string line = "{\"path\":" + json_string_keeping_bytes(r.path);
@@ -18,6 +19,8 @@ std::string manifest_line(const ManifestRow& r) {
     line += ",\"width\":" + std::to_string(r.width) + ",\"height\":" + std::to_string(r.height);
   return line + "}";
 }
+
+}  // namespace
 
 ManifestWriter::ManifestWriter(const std::filesystem::path& out_dir)
     : file_(out_dir / "manifest.jsonl") {}

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "imgprep/pipeline/decoder.h"
 #include "opencv_codecs_plugin.h"
 
 namespace imgprep {
@@ -49,7 +50,8 @@ void* load_plugin(std::string& error) {
   return nullptr;
 }
 
-const Plugin& plugin() {
+// The plugin, loaded the first time; error says why when it could not be.
+const Plugin& loaded_plugin() {
   static Plugin p;
   static std::once_flag once;
   std::call_once(once, [] {
@@ -59,6 +61,11 @@ const Plugin& plugin() {
     p.encode = reinterpret_cast<decltype(p.encode)>(dlsym(handle, "imgprep_cv_encode"));
     if (!p.decode || !p.encode) p.error = std::string("OpenCV codecs plugin is incomplete");
   });
+  return p;
+}
+
+const Plugin& plugin() {
+  const Plugin& p = loaded_plugin();
   if (!p.error.empty()) throw std::runtime_error(p.error);
   return p;
 }
@@ -82,12 +89,18 @@ bool opencv_decodes(ImageFormat format) {
   return format == ImageFormat::bmp || format == ImageFormat::webp || format == ImageFormat::tiff;
 }
 
-std::pair<int, int> opencv_decode(std::span<const uint8_t> bytes, Bytes& pixels) {
+std::pair<int, int> opencv_decode(std::span<const uint8_t> bytes, ImageFormat format,
+                                  Bytes& pixels) {
+  const auto cannot_decode = [format](const std::string& why) {
+    return DecodeError(std::string("cannot decode ") + format_name(format) + ": " + why);
+  };
+  const Plugin& p = loaded_plugin();
+  if (!p.error.empty()) throw cannot_decode(p.error);
   char error[256] = {};
   int width = 0, height = 0;
-  if (plugin().decode(bytes.data(), bytes.size(), grow, &pixels, &width, &height, error,
-                      sizeof error) != 0)
-    throw std::runtime_error(error);
+  if (p.decode(bytes.data(), bytes.size(), grow, &pixels, &width, &height, error, sizeof error) !=
+      0)
+    throw cannot_decode(error);
   return {width, height};
 }
 

@@ -66,7 +66,6 @@ constexpr Named<DType> kDTypes[] = {
     {DType::float32, "float32"}, {DType::float16, "float16"}, {DType::uint8, "uint8"}};
 constexpr Named<Engine> kEngines[] = {
     {Engine::automatic, "auto"}, {Engine::cpu, "cpu"}, {Engine::gpu, "gpu"}};
-constexpr Named<CpuEngine> kCpuEngines[] = {{CpuEngine::tbb, "tbb"}, {CpuEngine::procs, "procs"}};
 constexpr Named<ShrinkOnLoad> kShrinks[] = {
     {ShrinkOnLoad::off, "off"}, {ShrinkOnLoad::automatic, "auto"}, {ShrinkOnLoad::max, "max"}};
 constexpr Named<OutputFormat> kFormats[] = {
@@ -148,21 +147,21 @@ void validate_normalization(const Options& o) {
 
 }  // namespace
 
-int Options::resolved_threads() const {
+int RunOptions::resolved_threads() const {
   return threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
 }
 
-int Options::resolved_workers() const {
+int RunOptions::resolved_workers() const {
   return workers > 0 ? workers : std::max(1u, std::thread::hardware_concurrency());
 }
 
 // Two images per thread (procs: per worker, one being processed and one waiting in its slot).
-int Options::in_flight_for(int parallel) const {
+int RunOptions::in_flight_for(int parallel) const {
   return in_flight > 0 ? in_flight : 2 * parallel + io_threads + 2;
 }
 
-int Options::resolved_in_flight() const {
-  return in_flight_for(cpu_engine == CpuEngine::procs ? resolved_workers() : resolved_threads());
+int RunOptions::resolved_in_flight() const {
+  return in_flight_for(cpu_engine == EngineKind::procs ? resolved_workers() : resolved_threads());
 }
 
 void apply_preset(Options& o, const std::string& name) {
@@ -296,9 +295,13 @@ const char* to_string(DType dtype) { return name_of(kDTypes, dtype); }
 DType parse_dtype(const std::string& text) { return parse_name(kDTypes, text, "--dtype"); }
 const char* to_string(Engine engine) { return name_of(kEngines, engine); }
 Engine parse_engine(const std::string& text) { return parse_name(kEngines, text, "--engine"); }
-const char* to_string(CpuEngine engine) { return name_of(kCpuEngines, engine); }
-CpuEngine parse_cpu_engine(const std::string& text) {
-  return parse_name(kCpuEngines, text, "--cpu-engine");
+EngineKind parse_cpu_engine(const std::string& text) {
+  // The CPU engines a run may take; their names are engines.h's.
+  constexpr EngineKind kCpuEngines[] = {EngineKind::tbb, EngineKind::procs};
+  for (EngineKind kind : kCpuEngines)
+    if (text == to_string(kind)) return kind;
+  throw UsageError(std::string("--cpu-engine: expected ") + to_string(kCpuEngines[0]) + " or " +
+                   to_string(kCpuEngines[1]) + ", got '" + text + "'");
 }
 const char* to_string(ShrinkOnLoad shrink) { return name_of(kShrinks, shrink); }
 ShrinkOnLoad parse_shrink_on_load(const std::string& text) {
@@ -345,94 +348,114 @@ void validate(const Options& o) {
   check_min(o.max_errors, -1, "--max-errors", " (0: stop at the first failed input; -1: no limit)");
 }
 
+namespace {
+
+using nlohmann::json;
+
+// One setting as meta.json's "config" records it: its key, how it is written and read back,
+// and whether it decides the output bytes (what --resume requires to be unchanged). to_json,
+// from_json and output_settings all follow this one table.
+struct Field {
+  const char* key;
+  bool decides_output;
+  json (*get)(const Options&);
+  void (*set)(Options&, const json&);
+};
+
+constexpr bool kOutput = true, kRun = false;
+
+// A member held in JSON as is.
+template <auto member>
+constexpr Field plain(const char* key, bool decides_output) {
+  return {key, decides_output, [](const Options& o) { return json(o.*member); },
+          [](Options& o, const json& j) { j.get_to(o.*member); }};
+}
+
+// A path, held as its text.
+template <auto member>
+constexpr Field path(const char* key, bool decides_output) {
+  return {key, decides_output, [](const Options& o) { return json((o.*member).string()); },
+          [](Options& o, const json& j) { o.*member = j.get<std::string>(); }};
+}
+
+std::string text_of(const json& j) { return j.get<std::string>(); }
+
+// The threads, in-flight images and workers are written resolved (0 becomes the count a run
+// uses) and read back as given.
+const Field kFields[] = {
+    path<&Options::input>("input", kOutput),
+    path<&Options::output>("output", kRun),
+    {"engine", kRun, [](const Options& o) { return json(to_string(o.engine)); },
+     [](Options& o, const json& j) { o.engine = parse_engine(text_of(j)); }},
+    {"cpu_engine", kRun, [](const Options& o) { return json(to_string(o.cpu_engine)); },
+     [](Options& o, const json& j) { o.cpu_engine = parse_cpu_engine(text_of(j)); }},
+    plain<&Options::device>("device", kRun),
+    plain<&Options::batch>("batch", kRun),
+    plain<&Options::io_threads>("io_threads", kRun),
+    {"threads", kRun, [](const Options& o) { return json(o.resolved_threads()); },
+     [](Options& o, const json& j) { j.get_to(o.threads); }},
+    {"in_flight", kRun, [](const Options& o) { return json(o.resolved_in_flight()); },
+     [](Options& o, const json& j) { j.get_to(o.in_flight); }},
+    {"workers", kRun, [](const Options& o) { return json(o.resolved_workers()); },
+     [](Options& o, const json& j) { j.get_to(o.workers); }},
+    plain<&Options::timeout_per_image>("timeout_per_image", kRun),
+    plain<&Options::io_latency_ms>("io_latency_ms", kRun),
+    plain<&Options::exif>("exif", kOutput),
+    {"shrink_on_load", kOutput, [](const Options& o) { return json(to_string(o.shrink_on_load)); },
+     [](Options& o, const json& j) { o.shrink_on_load = parse_shrink_on_load(text_of(j)); }},
+    plain<&Options::max_pixels>("max_pixels", kOutput),
+    {"resize", kOutput, [](const Options& o) { return json(to_string(o.resize)); },
+     [](Options& o, const json& j) { o.resize = parse_resize(text_of(j)); }},
+    {"crop", kOutput, [](const Options& o) { return json(to_string(o.crop)); },
+     [](Options& o, const json& j) { o.crop = parse_crop(text_of(j)); }},
+    {"interp", kOutput, [](const Options& o) { return json(to_string(o.method.interp)); },
+     [](Options& o, const json& j) { o.method.interp = parse_interp(text_of(j)); }},
+    {"antialias", kOutput, [](const Options& o) { return json(o.method.antialias); },
+     [](Options& o, const json& j) { j.get_to(o.method.antialias); }},
+    plain<&Options::pad_value>("pad_value", kOutput),
+    {"channels", kOutput, [](const Options& o) { return json(channels_name(o.bgr)); },
+     [](Options& o, const json& j) { o.bgr = parse_channels_bgr(text_of(j)); }},
+    plain<&Options::scale>("scale", kOutput),
+    plain<&Options::mean>("mean", kOutput),
+    plain<&Options::std>("std", kOutput),
+    {"layout", kOutput, [](const Options& o) { return json(to_string(o.layout)); },
+     [](Options& o, const json& j) { o.layout = parse_layout(text_of(j)); }},
+    {"dtype", kOutput, [](const Options& o) { return json(to_string(o.dtype)); },
+     [](Options& o, const json& j) { o.dtype = parse_dtype(text_of(j)); }},
+    {"format", kOutput, [](const Options& o) { return json(to_string(o.format)); },
+     [](Options& o, const json& j) { o.format = parse_format(text_of(j)); }},
+    plain<&Options::shard_size>("shard_size", kOutput),
+    plain<&Options::image_format>("image_format", kOutput),
+    plain<&Options::quality>("quality", kOutput),
+    plain<&Options::strip>("strip", kOutput),
+    {"shard", kOutput,
+     [](const Options& o) {
+       return json(std::to_string(o.shard.index) + "/" + std::to_string(o.shard.count));
+     },
+     [](Options& o, const json& j) { o.shard = parse_shard(text_of(j)); }},
+    path<&Options::classes>("classes", kOutput),
+    plain<&Options::max_errors>("max_errors", kRun),
+    plain<&Options::preset>("preset", kRun),
+};
+
+}  // namespace
+
 nlohmann::json output_settings(const Options& o) {
-  const nlohmann::json all = to_json(o);
-  nlohmann::json settings;
-  for (const char* key :
-       {"input", "exif", "shrink_on_load", "max_pixels", "resize", "crop", "interp", "antialias",
-        "pad_value", "channels", "scale", "mean", "std", "layout", "dtype", "format", "shard_size",
-        "image_format", "quality", "strip", "shard", "classes"})
-    settings[key] = all[key];
+  json settings;
+  for (const Field& f : kFields)
+    if (f.decides_output) settings[f.key] = f.get(o);
   return settings;
 }
 
 nlohmann::json to_json(const Options& o) {
-  return {
-      {"input", o.input.string()},
-      {"output", o.output.string()},
-      {"engine", to_string(o.engine)},
-      {"cpu_engine", to_string(o.cpu_engine)},
-      {"device", o.device},
-      {"batch", o.batch},
-      {"io_threads", o.io_threads},
-      {"threads", o.resolved_threads()},
-      {"in_flight", o.resolved_in_flight()},
-      {"workers", o.resolved_workers()},
-      {"timeout_per_image", o.timeout_per_image},
-      {"io_latency_ms", o.io_latency_ms},
-      {"exif", o.exif},
-      {"shrink_on_load", to_string(o.shrink_on_load)},
-      {"max_pixels", o.max_pixels},
-      {"resize", to_string(o.resize)},
-      {"crop", to_string(o.crop)},
-      {"interp", to_string(o.method.interp)},
-      {"antialias", o.method.antialias},
-      {"pad_value", o.pad_value},
-      {"channels", channels_name(o.bgr)},
-      {"scale", o.scale},
-      {"mean", o.mean},
-      {"std", o.std},
-      {"layout", to_string(o.layout)},
-      {"dtype", to_string(o.dtype)},
-      {"format", to_string(o.format)},
-      {"shard_size", o.shard_size},
-      {"image_format", o.image_format},
-      {"quality", o.quality},
-      {"strip", o.strip},
-      {"shard", std::to_string(o.shard.index) + "/" + std::to_string(o.shard.count)},
-      {"classes", o.classes.string()},
-      {"max_errors", o.max_errors},
-      {"preset", o.preset},
-  };
+  json config = json::object();
+  for (const Field& f : kFields) config[f.key] = f.get(o);
+  return config;
 }
 
 Options from_json(const nlohmann::json& j) {
   Options o;
-  o.input = j.at("input").get<std::string>();
-  o.output = j.at("output").get<std::string>();
-  o.engine = parse_engine(j.at("engine").get<std::string>());
-  o.cpu_engine = parse_cpu_engine(j.at("cpu_engine").get<std::string>());
-  j.at("device").get_to(o.device);
-  j.at("batch").get_to(o.batch);
-  j.at("io_threads").get_to(o.io_threads);
-  j.at("threads").get_to(o.threads);
-  j.at("in_flight").get_to(o.in_flight);
-  j.at("workers").get_to(o.workers);
-  j.at("timeout_per_image").get_to(o.timeout_per_image);
-  j.at("io_latency_ms").get_to(o.io_latency_ms);
-  j.at("exif").get_to(o.exif);
-  o.shrink_on_load = parse_shrink_on_load(j.at("shrink_on_load").get<std::string>());
-  j.at("max_pixels").get_to(o.max_pixels);
-  o.resize = parse_resize(j.at("resize").get<std::string>());
-  o.crop = parse_crop(j.at("crop").get<std::string>());
-  o.method.interp = parse_interp(j.at("interp").get<std::string>());
-  j.at("antialias").get_to(o.method.antialias);
-  j.at("pad_value").get_to(o.pad_value);
-  o.bgr = parse_channels_bgr(j.at("channels").get<std::string>());
-  j.at("scale").get_to(o.scale);
-  j.at("mean").get_to(o.mean);
-  j.at("std").get_to(o.std);
-  o.layout = parse_layout(j.at("layout").get<std::string>());
-  o.dtype = parse_dtype(j.at("dtype").get<std::string>());
-  o.format = parse_format(j.at("format").get<std::string>());
-  j.at("shard_size").get_to(o.shard_size);
-  j.at("image_format").get_to(o.image_format);
-  j.at("quality").get_to(o.quality);
-  j.at("strip").get_to(o.strip);
-  o.shard = parse_shard(j.at("shard").get<std::string>());
-  o.classes = j.at("classes").get<std::string>();
-  j.at("max_errors").get_to(o.max_errors);
-  j.at("preset").get_to(o.preset);
+  for (const Field& f : kFields) f.set(o, j.at(f.key));
   return o;
 }
 

@@ -214,8 +214,8 @@ class ImagesSink : public OutputSink {
   std::optional<std::set<std::pair<dev_t, ino_t>>> input_files_;
 };
 
-}  // namespace
-
+// Where --format images writes an input, relative to OUT: the input's relative path with the
+// new extension, kept inside OUT (".." and root components are dropped).
 fs::path image_output_path(const std::string& rel, const std::string& extension) {
   fs::path safe;
   for (const fs::path& part : fs::path(rel).lexically_normal().relative_path())
@@ -224,6 +224,8 @@ fs::path image_output_path(const std::string& rel, const std::string& extension)
   safe.replace_extension(extension);
   return safe;
 }
+
+}  // namespace
 
 std::vector<fs::path> image_output_paths(const std::vector<InputItem>& items,
                                          const std::string& extension) {

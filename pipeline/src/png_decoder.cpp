@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "imgprep/pipeline/decoder.h"
+
 namespace imgprep {
 namespace {
 
@@ -11,10 +13,11 @@ struct ReadState {
   std::span<const uint8_t> data;
   size_t pos = 0;
   PngResult* result = nullptr;
+  std::string error;  // libpng's, once it failed
 };
 
 void on_error(png_structp png, png_const_charp message) {
-  static_cast<ReadState*>(png_get_error_ptr(png))->result->error = message;
+  static_cast<ReadState*>(png_get_error_ptr(png))->error = message;
   png_longjmp(png, 1);
 }
 
@@ -65,18 +68,17 @@ bool read_png(png_structp png, png_infop info, Bytes& pixels,
 PngResult decode_png(std::span<const uint8_t> bytes, Bytes& pixels,
                      std::vector<uint8_t*>& rows, bool icc_profile) {
   PngResult result;
-  ReadState state{bytes, 0, &result};
+  ReadState state{bytes, 0, &result, {}};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, on_error, on_warning);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
   if (!png || !info) {
     png_destroy_read_struct(&png, &info, nullptr);
-    result.error = "cannot initialise libpng";
-    return result;
+    throw DecodeError("PNG: cannot initialise libpng");
   }
   png_set_read_fn(png, &state, read_bytes);
-  if (!read_png(png, info, pixels, rows, icc_profile, result) && result.error.empty())
-    result.error = "corrupt PNG data";
+  const bool ok = read_png(png, info, pixels, rows, icc_profile, result);
   png_destroy_read_struct(&png, &info, nullptr);
+  if (!ok) throw DecodeError("PNG: " + (state.error.empty() ? "corrupt PNG data" : state.error));
   return result;
 }
 

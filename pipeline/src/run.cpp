@@ -11,15 +11,15 @@
 #include <fstream>
 
 #include "imgprep/pipeline/dry_run.h"
+#include "imgprep/pipeline/engine_run.h"
+#include "imgprep/pipeline/engines.h"
 #include "imgprep/pipeline/gpu_engine.h"
 #include "imgprep/pipeline/json_text.h"
 #include "imgprep/pipeline/opencv_codecs.h"
 #include "imgprep/pipeline/run_journal.h"
 #include "interrupts.h"
 #include "out_dir.h"
-#include "imgprep/pipeline/procs_engine.h"
 #include "imgprep/pipeline/progress.h"
-#include "imgprep/pipeline/tbb_engine.h"
 #include "imgprep/version.h"
 
 namespace imgprep {
@@ -43,7 +43,7 @@ auto keeping_what_is_complete(OutputSink& sink, Step step) {
 }
 
 struct EngineChoice {
-  bool gpu = false;
+  EngineKind kind = EngineKind::tbb;
   std::string line;  // which engine, in one line
 };
 
@@ -55,19 +55,12 @@ std::string short_reason(const std::string& description) {
 
 // --engine auto takes the GPU when this build and machine have a usable one.
 EngineChoice choose_engine(const Options& o) {
-  const auto count = [](int n, const char* one, const char* many) {
-    return std::to_string(n) + " " + (n == 1 ? one : many);
-  };
-  const std::string cpu =
-      o.cpu_engine == CpuEngine::procs
-          ? "engine cpu (procs: " +
-                count(o.resolved_workers(), "worker process", "worker processes")
-          : "engine cpu (tbb: " + count(o.resolved_threads(), "thread", "threads");
-  if (o.engine == Engine::cpu) return {false, cpu + ")"};
+  const std::string cpu = "engine cpu (" + describe(o.cpu_engine, o).workers;
+  if (o.engine == Engine::cpu) return {o.cpu_engine, cpu + ")"};
   const GpuProbe probe = probe_gpu(o.device);
-  if (probe.usable) return {true, "engine gpu (" + probe.description + ")"};
+  if (probe.usable) return {EngineKind::gpu, "engine gpu (" + probe.description + ")"};
   if (o.engine == Engine::gpu) throw UsageError("--engine gpu: " + probe.description);
-  return {false, cpu + "; no GPU: " + short_reason(probe.description) + ")"};
+  return {o.cpu_engine, cpu + "; no GPU: " + short_reason(probe.description) + ")"};
 }
 
 void print_summary(std::ostream& out, const Options& o, const InputList& inputs,
@@ -291,14 +284,7 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     {
       ProgressReporter progress(stats, options.quiet);
       EngineRun run{inputs.items, options, processor, *sink, stats, stop};
-      keeping_what_is_complete(*sink, [&] {
-        if (engine.gpu)
-          run_gpu_engine(run, options.device, options.batch);
-        else if (options.cpu_engine == CpuEngine::procs)
-          run_procs_engine(run);
-        else
-          run_tbb_engine(run);
-      });
+      keeping_what_is_complete(*sink, [&] { run_engine(engine.kind, run); });
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

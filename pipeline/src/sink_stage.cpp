@@ -14,45 +14,13 @@ void sink_job(EngineRun& run, Job& job) {
   run.stats.done.fetch_add(1);
 }
 
-SinkStage::SinkStage(EngineRun& run, JobSlots& slots) : run_(run), slots_(slots) {
-  queue_.set_capacity(static_cast<std::ptrdiff_t>(slots.count()) + 1);
-  thread_ = std::thread([this] { work(); });
-}
-
-SinkStage::~SinkStage() {
-  if (thread_.joinable()) {
-    queue_.push(nullptr);
-    thread_.join();
-  }
-}
-
-void SinkStage::push(Job* job) {
-  run_.stats.enqueue(Stage::write);
-  queue_.push(job);
-}
-
-void SinkStage::finish() {
-  queue_.push(nullptr);
-  thread_.join();
-  if (error_) std::rethrow_exception(error_);
-}
-
-void SinkStage::work() {
-  for (;;) {
-    Job* job = nullptr;
-    queue_.pop(job);
-    if (!job) return;
-    run_.stats.dequeue(Stage::write);
-    if (!error_) {
-      try {
-        sink_job(run_, *job);
-      } catch (...) {
-        error_ = std::current_exception();
-        run_.stop = true;
-      }
-    }
-    slots_.release(job);
-  }
-}
+SinkStage::SinkStage(EngineRun& run, JobSlots& slots)
+    : run_(run),
+      slots_(slots),
+      thread_(run, Stage::write, static_cast<std::ptrdiff_t>(slots.count()) + 1,
+              {.job = [this](Job* job) {
+                thread_.attempt([&] { sink_job(run_, *job); });
+                slots_.release(job);
+              }}) {}
 
 }  // namespace imgprep

@@ -34,7 +34,7 @@ OutputSpec uint8_nhwc() {
 }
 
 // Runs every thread of every block of the batch's launch shape, as the GPU would.
-void run_every_thread(const DeviceBatch& batch, const OutputSpec& format) {
+void run_every_thread(const BatchView& batch, const OutputSpec& format) {
   const LaunchShape shape = resample_launch_shape(batch);
   for (unsigned bz = 0; bz < shape.grid.z; ++bz)
     for (unsigned by = 0; by < shape.grid.y; ++by)
@@ -45,7 +45,7 @@ void run_every_thread(const DeviceBatch& batch, const OutputSpec& format) {
 }
 
 TEST(BatchLaunch, ShapeStaysWithinCudaLimits) {
-  DeviceBatch batch;
+  BatchView batch;
   batch.image_count = 1000000;
   batch.max_out_w = 3000000;
   batch.max_out_h = 5000000;
@@ -68,7 +68,7 @@ TEST(BatchLaunch, ATallOutputIsWrittenWhole) {
   for (uint64_t i = 0; i < tables.src_bytes(); ++i) staging[i] = static_cast<uint8_t>(i * 7 + 1);
   tables.pack_tables(staging.data());
   std::vector<uint8_t> out(tables.out_bytes(), 0), expected(tables.out_bytes(), 0);
-  const DeviceBatch batch = tables.device_view(staging.data(), out.data());
+  const BatchView batch = tables.device_view(staging.data(), out.data());
   EXPECT_GT(resample_launch_shape(batch).grid.y * 8ull, 65535ull);  // the loop is needed
   run_every_thread(batch, format);
   resample_batch_on_host(tables, format, staging.data(), expected.data());
@@ -115,9 +115,8 @@ TEST(BatchOffsets, PixelsBeyondTwoToTheThirtyFirstAreAddressedIn64Bits) {
   std::memcpy(src.data() + last * 4, pixel, 4);
 
   const BatchImage& image = tables.images()[0];
-  const BatchArrays arrays{tables.images().data(), tables.starts().data(),
-                           tables.weights().data(), tables.fixed().data()};
-  resample_batch_pixel(image, arrays, format, src.data(), out.data(), side - 1, side - 1);
+  resample_batch_pixel(image, tables.host_view(src.data(), out.data()), format, side - 1,
+                       side - 1);
   EXPECT_EQ(out.data()[last * 3 + 0], 0x40);
   EXPECT_EQ(out.data()[last * 3 + 1], 0x80);
   EXPECT_EQ(out.data()[last * 3 + 2], 0xC0);

@@ -49,9 +49,7 @@ int compare(const std::vector<DecodedImage>& images, const Case& c, const Output
     const Placement p = place(img.width, img.height, c.resize, c.crop);
     const ResizePlan plan = make_resize_plan(img.width, img.height, img.width, img.height, p,
                                              c.method);
-    OutputSpec spec = format;
-    spec.width = p.out_w;
-    spec.height = p.out_h;
+    const OutputSpec spec = format.sized(p.out_w, p.out_h);
     cpu[i].resize(spec.bytes());
     resampler.run(img, plan, spec, cpu[i].data());
     tables.add(img.width, img.height, plan, p.out_w, p.out_h, format);

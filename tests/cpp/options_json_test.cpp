@@ -23,7 +23,7 @@ Options unusual_options() {
   o.input = "/data/in put";
   o.output = "out/dir";
   o.engine = Engine::cpu;
-  o.cpu_engine = CpuEngine::procs;
+  o.cpu_engine = EngineKind::procs;
   o.device = 2;
   o.batch = 17;
   o.io_threads = 3;

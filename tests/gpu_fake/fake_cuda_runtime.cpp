@@ -399,7 +399,7 @@ bool valid_launch(const imgprep::LaunchShape& s) {
 
 // Whether every array the kernel reads or writes starts in device memory of `device` (a kernel
 // dereferencing anything else faults: cudaErrorIllegalAddress).
-bool batch_on_device(const imgprep::DeviceBatch& b, int device) {
+bool batch_on_device(const imgprep::BatchView& b, int device) {
   const auto on = [device](const void* p, size_t size) {
     const Allocation* a = device_allocation(p, size);
     return a && a->owner == device;
@@ -408,7 +408,7 @@ bool batch_on_device(const imgprep::DeviceBatch& b, int device) {
          on(b.starts, 1) && on(b.weights, 1) && on(b.fixed, 1) && on(b.out, 1);
 }
 
-void run_grid(const imgprep::DeviceBatch& batch, const imgprep::OutputSpec& format,
+void run_grid(const imgprep::BatchView& batch, const imgprep::OutputSpec& format,
               const imgprep::LaunchShape& shape) {
   using imgprep::LaunchDim;
   for (unsigned bz = 0; bz < shape.grid.z; ++bz)
@@ -744,7 +744,7 @@ const char* resample_kernel_unavailable() {
 // resample_launch_shape, refused (cudaErrorInvalidConfiguration) beyond CUDA's limits, then
 // resample_batch_thread run for every thread of every block when the stream reaches it. Errors
 // come back as the real launch reports them: cudaGetLastError's text.
-const char* launch_resample_batch(const DeviceBatch& batch, const OutputSpec& format,
+const char* launch_resample_batch(const BatchView& batch, const OutputSpec& format,
                                   void* stream_handle) {
   if (batch.image_count == 0) return nullptr;
   const auto stream = static_cast<cudaStream_t>(stream_handle);

@@ -109,7 +109,7 @@ std::string run_and_compare(const BatchTables& tables, const OutputSpec& format,
   cudaError_t error = cudaMemcpy(device_staging.p, staging.data(), staging.size(),
                                  cudaMemcpyHostToDevice);
   if (error != cudaSuccess) return options + ": upload: " + cudaGetErrorString(error);
-  const DeviceBatch view = tables.device_view(device_staging.bytes(), device_out.bytes());
+  const BatchView view = tables.device_view(device_staging.bytes(), device_out.bytes());
   if (const char* launch = launch_resample_batch(view, format, nullptr))
     return options + ": launch: " + launch;
   error = cudaDeviceSynchronize();

@@ -1,10 +1,11 @@
 """Threads and processes that cannot be started end the run at once with a one-line reason
 (never a hang), and SIGTERM ends a run promptly however many I/O threads it has. The limits
-are set with RLIMIT_NPROC, which binds only unprivileged users: run as root, imgprep runs as
-nobody on copies of the inputs in a folder of its own."""
+are set with RLIMIT_NPROC, which binds only unprivileged users and counts every task of the
+user: run as root, imgprep runs as a user id of this test process's own (no account, so no other
+process of that user, not even another test run's, takes from the limit) on copies of the inputs
+in a folder of its own."""
 
 import os
-import pwd
 import resource
 import shutil
 import signal
@@ -29,14 +30,17 @@ def workspace(sample_dir):
     shutil.rmtree(root)
 
 
+# An unprivileged user id no account has, one per test process.
+TEST_UID = 61000 + os.getpid() % 4000
+
+
 def limited(tasks):
-    """preexec_fn: at most `tasks` processes and threads, as an unprivileged user if root."""
+    """preexec_fn: at most `tasks` processes and threads, as TEST_UID if root."""
     def apply():
         if os.getuid() == 0:
-            nobody = pwd.getpwnam("nobody")
             os.setgroups([])
-            os.setgid(nobody.pw_gid)
-            os.setuid(nobody.pw_uid)
+            os.setgid(TEST_UID)
+            os.setuid(TEST_UID)
         resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
     return apply
 
@@ -48,11 +52,12 @@ def run_limited(workspace, tasks, *args):
                           preexec_fn=limited(tasks))
 
 
-def others_of_nobody():
-    """Tasks the user nobody runs already (they count against its RLIMIT_NPROC)."""
+def others_of_test_user():
+    """Tasks TEST_UID runs already (they count against its RLIMIT_NPROC): none, unless another
+    process took the same id."""
     if os.getuid() != 0:
         return 0
-    uid = pwd.getpwnam("nobody").pw_uid
+    uid = TEST_UID
     count = 0
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -69,7 +74,7 @@ def others_of_nobody():
 @pytest.mark.parametrize("io_threads", [8, 1000])
 def test_io_threads_that_cannot_start_end_the_run(workspace, io_threads):
     # The main thread, the writer and two readers; TBB starts none with --threads 1.
-    run = run_limited(workspace, others_of_nobody() + 4, "--threads", "1",
+    run = run_limited(workspace, others_of_test_user() + 4, "--threads", "1",
                       "--io-threads", str(io_threads))
     assert run.returncode == 2, run.stderr
     lines = run.stderr.strip().splitlines()
@@ -80,7 +85,7 @@ def test_io_threads_that_cannot_start_end_the_run(workspace, io_threads):
 
 
 def test_worker_processes_that_cannot_start_end_the_run(workspace):
-    run = run_limited(workspace, others_of_nobody() + 3, "--cpu-engine", "procs",
+    run = run_limited(workspace, others_of_test_user() + 3, "--cpu-engine", "procs",
                       "--workers", "4")
     assert run.returncode == 2, run.stderr
     lines = run.stderr.strip().splitlines()

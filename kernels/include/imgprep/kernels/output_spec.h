@@ -22,6 +22,13 @@ struct OutputSpec {
   float pad_value = 0;   // 0..255, before normalisation
 
   static constexpr int kChannels = 3;
+  // This spec for a width x height tensor.
+  IMGPREP_HD OutputSpec sized(int w, int h) const {
+    OutputSpec spec = *this;
+    spec.width = w;
+    spec.height = h;
+    return spec;
+  }
   IMGPREP_HD size_t element_size() const {
     return dtype == DType::float32 ? 4 : dtype == DType::float16 ? 2 : 1;
   }

@@ -29,7 +29,7 @@ struct BatchImage {
   float x_tie_eps = 0, y_tie_eps = 0;
 };
 
-struct DeviceBatch;
+struct BatchView;
 
 class BatchTables {
  public:
@@ -50,7 +50,10 @@ class BatchTables {
   void pack_tables(uint8_t* staging) const;
   // The kernel's view of a staging block copied to `staging` on the device, writing its
   // tensors to `out` there.
-  DeviceBatch device_view(const uint8_t* staging, uint8_t* out) const;
+  BatchView device_view(const uint8_t* staging, uint8_t* out) const;
+  // The same batch with its tables in host memory (these vectors), its pixels at `src` and its
+  // tensors written to `out`.
+  BatchView host_view(const uint8_t* src, uint8_t* out) const;
 
   const std::vector<BatchImage>& images() const { return images_; }
   const std::vector<int32_t>& starts() const { return starts_; }
@@ -80,8 +83,9 @@ class BatchTables {
 void resample_batch_on_host(const BatchTables& tables, const OutputSpec& format,
                             const uint8_t* src, uint8_t* out);
 
-// Device pointers to a batch laid out as BatchTables describes it.
-struct DeviceBatch {
+// Pointers to a batch laid out as BatchTables describes it: in device memory for the kernel
+// (BatchTables::device_view), in host memory for the host reference (BatchTables::host_view).
+struct BatchView {
   const uint8_t* src = nullptr;
   const BatchImage* images = nullptr;
   const int32_t* starts = nullptr;
@@ -92,34 +96,23 @@ struct DeviceBatch {
   int max_out_w = 0, max_out_h = 0;
 };
 
-// The device-side view of BatchTables' arrays.
-struct BatchArrays {
-  const BatchImage* images;
-  const int32_t* starts;
-  const float* weights;
-  const int32_t* fixed;
-};
-
 // Output pixel (X, Y) of one image of a batch: the per-pixel body of the kernel and of the host
 // reference. Every offset is computed in 64 bits.
-IMGPREP_HD inline void resample_batch_pixel(const BatchImage& image, const BatchArrays& a,
-                                            const OutputSpec& format, const uint8_t* src,
-                                            uint8_t* out, int X, int Y) {
-  OutputSpec spec = format;
-  spec.width = image.out_w;
-  spec.height = image.out_h;
-  const int sx = a.starts[image.x_starts + static_cast<uint64_t>(X)];
-  const int sy = a.starts[image.y_starts + static_cast<uint64_t>(Y)];
+IMGPREP_HD inline void resample_batch_pixel(const BatchImage& image, const BatchView& batch,
+                                            const OutputSpec& format, int X, int Y) {
+  const OutputSpec spec = format.sized(image.out_w, image.out_h);
+  const int sx = batch.starts[image.x_starts + static_cast<uint64_t>(X)];
+  const int sy = batch.starts[image.y_starts + static_cast<uint64_t>(Y)];
   float q[3] = {spec.pad_value, spec.pad_value, spec.pad_value};
   if (sx >= 0 && sy >= 0) {
-    const uint32_t* pixels = reinterpret_cast<const uint32_t*>(src + image.src);
+    const uint32_t* pixels = reinterpret_cast<const uint32_t*>(batch.src + image.src);
     const uint64_t stride = static_cast<uint64_t>(image.src_w);
     const uint64_t wx = image.x_weights + static_cast<uint64_t>(X) * image.x_taps;
     const uint64_t wy = image.y_weights + static_cast<uint64_t>(Y) * image.y_taps;
     const bool pillow = image.pillow_rounding != 0;
-    const PlanTaps x{sx, a.weights + wx, image.x_taps, pillow ? a.fixed + wx : nullptr,
+    const PlanTaps x{sx, batch.weights + wx, image.x_taps, pillow ? batch.fixed + wx : nullptr,
                      image.x_tie_eps};
-    const PlanTaps y{sy, a.weights + wy, image.y_taps, pillow ? a.fixed + wy : nullptr,
+    const PlanTaps y{sy, batch.weights + wy, image.y_taps, pillow ? batch.fixed + wy : nullptr,
                      image.y_tie_eps};
     const Pixel4 p = resample_pixel<Pixel4>(
         [pixels, stride](int px, int py) {
@@ -128,7 +121,7 @@ IMGPREP_HD inline void resample_batch_pixel(const BatchImage& image, const Batch
         x, y);
     for (int c = 0; c < 3; ++c) q[c] = p.v[spec.source_lane(c)];
   }
-  for (int c = 0; c < 3; ++c) store_output(spec, out + image.out, X, Y, c, q[c]);
+  for (int c = 0; c < 3; ++c) store_output(spec, batch.out + image.out, X, Y, c, q[c]);
 }
 
 // How the kernel is launched over a batch: a grid of blocks of threads, as CUDA's dim3. CUDA
@@ -142,14 +135,13 @@ struct LaunchShape {
   LaunchDim grid, block;
 };
 constexpr unsigned kMaxGridX = 2147483647u, kMaxGridYZ = 65535u;
-LaunchShape resample_launch_shape(const DeviceBatch& batch);
+LaunchShape resample_launch_shape(const BatchView& batch);
 
 // Everything thread `thread` of block `block` computes in a launch of `shape`: the kernel's body,
 // also run by the fake CUDA runtime's launch.
-IMGPREP_HD inline void resample_batch_thread(const DeviceBatch& batch, const OutputSpec& format,
+IMGPREP_HD inline void resample_batch_thread(const BatchView& batch, const OutputSpec& format,
                                              const LaunchShape& shape, LaunchDim block,
                                              LaunchDim thread) {
-  const BatchArrays arrays{batch.images, batch.starts, batch.weights, batch.fixed};
   const uint64_t step_x = uint64_t{shape.grid.x} * shape.block.x;
   const uint64_t step_y = uint64_t{shape.grid.y} * shape.block.y;
   for (uint64_t i = block.z; i < static_cast<uint64_t>(batch.image_count); i += shape.grid.z) {
@@ -158,8 +150,7 @@ IMGPREP_HD inline void resample_batch_thread(const DeviceBatch& batch, const Out
          Y < static_cast<uint64_t>(image.out_h); Y += step_y)
       for (uint64_t X = uint64_t{block.x} * shape.block.x + thread.x;
            X < static_cast<uint64_t>(image.out_w); X += step_x)
-        resample_batch_pixel(image, arrays, format, batch.src, batch.out, static_cast<int>(X),
-                             static_cast<int>(Y));
+        resample_batch_pixel(image, batch, format, static_cast<int>(X), static_cast<int>(Y));
   }
 }
 

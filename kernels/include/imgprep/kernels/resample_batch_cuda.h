@@ -11,7 +11,7 @@ namespace imgprep {
 
 // Enqueues the kernel on `stream` (a cudaStream_t) without waiting. Returns the launch error's
 // text, or nullptr.
-const char* launch_resample_batch(const DeviceBatch& batch, const OutputSpec& format,
+const char* launch_resample_batch(const BatchView& batch, const OutputSpec& format,
                                   void* stream);
 
 // Why the kernel cannot run on the calling thread's current device (no machine code or PTX in

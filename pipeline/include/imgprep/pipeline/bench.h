@@ -5,24 +5,32 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "imgprep/pipeline/engines.h"
 #include "imgprep/pipeline/options.h"
 
 namespace imgprep {
 
-enum class Tier { serial, threads, procs, tbb, gpu, ceiling };
-inline constexpr Tier kAllTiers[] = {Tier::serial, Tier::threads, Tier::procs,
-                                     Tier::tbb,    Tier::gpu,     Tier::ceiling};
+// A tier: one of the engines (engines.h), or the decode-only ceiling.
+struct Tier {
+  std::optional<EngineKind> engine;  // none: the ceiling
+  bool ceiling() const { return !engine; }
+  bool is(EngineKind kind) const { return engine == kind; }
+  bool operator==(const Tier&) const = default;
+};
+// Every engine, in kAllEngineKinds' order, then the ceiling.
+std::vector<Tier> all_tiers();
 
-const char* to_string(Tier tier);
+const char* to_string(Tier tier);  // the engine's name, or "ceiling"
 // A comma-separated list of tier names, or "all"; throws UsageError.
 std::vector<Tier> parse_tiers(const std::string& text);
 
 struct BenchOptions {
-  std::vector<Tier> tiers{std::begin(kAllTiers), std::end(kAllTiers)};
+  std::vector<Tier> tiers = all_tiers();
   int repeat = 5;  // timed runs per tier
   int warmup = 1;  // untimed runs first; the first also checks the tier's output
   bool cold = false;  // drop the inputs from the page cache before every timed run

@@ -7,17 +7,13 @@
 #pragma once
 
 #include <memory>
-#include <stdexcept>
 #include <string>
 
+#include "imgprep/kernels/gpu_error.h"  // GpuError: a CUDA call failed; the run cannot continue
+#include "imgprep/pipeline/options.h"
 #include "imgprep/pipeline/sink_stage.h"
 
 namespace imgprep {
-
-// A CUDA call failed mid-run: the run cannot continue.
-struct GpuError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 struct GpuProbe {
   bool usable = false;
@@ -34,7 +30,7 @@ GpuProbe probe_gpu(int device);
 // seen, never shrunk). The constructor does the work a first run would otherwise pay for.
 class GpuEngine {
  public:
-  GpuEngine(int device, int batch);  // throws GpuError
+  explicit GpuEngine(const Options& options);  // options.device and .batch; throws GpuError
   ~GpuEngine();
   GpuEngine(const GpuEngine&) = delete;
   GpuEngine& operator=(const GpuEngine&) = delete;
@@ -49,7 +45,7 @@ class GpuEngine {
   std::unique_ptr<Ring> ring_;
 };
 
-// One run on a GpuEngine of its own.
-void run_gpu_engine(EngineRun& run, int device, int batch);
+// One run on a GpuEngine of its own, on run.options.device with run.options.batch.
+void run_gpu_engine(EngineRun& run);
 
 }  // namespace imgprep

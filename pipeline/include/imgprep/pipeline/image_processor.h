@@ -47,7 +47,6 @@ class ImageProcessor {
   void finish_output(Job& job) const;
 
   const OutputSpec& spec() const { return spec_; }
-  const DecodeOptions& decode_options() const { return decode_; }
 
  private:
   // Encodes job.output, with icc_profile (that of the decoded input) embedded.

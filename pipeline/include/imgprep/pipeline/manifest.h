@@ -23,9 +23,6 @@ struct ManifestRow {
   int width = 0, height = 0; // original size when known
 };
 
-// The row as its manifest line (without the newline).
-std::string manifest_line(const ManifestRow& row);
-
 class ManifestWriter {
  public:
   explicit ManifestWriter(const std::filesystem::path& out_dir);

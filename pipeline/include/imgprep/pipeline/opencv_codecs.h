@@ -1,7 +1,7 @@
 // OpenCV's codecs (BMP, WebP, TIFF decoding; JPEG/PNG/WebP encoding for --format images),
 // loaded from the plugin libimgprep_opencv_codecs.so the first time they are needed: from
 // PREFIX/lib/imgprep for PREFIX/bin/imgprep, beside the executable, or the loader's path.
-// Thread-safe. Failures throw std::runtime_error with the reason.
+// Thread-safe. Failures throw std::runtime_error with the reason (DecodeError when decoding).
 #pragma once
 
 #include <cstdint>
@@ -19,8 +19,10 @@ namespace imgprep {
 void require_opencv_codecs();
 // Whether images of this format are decoded by the plugin (BMP, WebP, TIFF).
 bool opencv_decodes(ImageFormat format);
-// Decodes to 8-bit RGBX in pixels; returns {width, height}.
-std::pair<int, int> opencv_decode(std::span<const uint8_t> bytes, Bytes& pixels);
+// Decodes an image of `format` to 8-bit RGBX in pixels; returns {width, height}. Throws
+// DecodeError ("cannot decode FORMAT: " and the reason, the plugin's load failure included).
+std::pair<int, int> opencv_decode(std::span<const uint8_t> bytes, ImageFormat format,
+                                  Bytes& pixels);
 // Encodes 8-bit BGR pixels as ext (".jpg", ".png", ".webp") into out.
 void opencv_encode(const uint8_t* bgr, int width, int height, const std::string& ext,
                    int quality, Bytes& out);

@@ -15,31 +15,15 @@
 #include "imgprep/kernels/output_spec.h"
 #include "imgprep/kernels/resample_plan.h"
 #include "imgprep/pipeline/decoder.h"
+#include "imgprep/pipeline/engines.h"
 
 namespace imgprep {
 
 enum class OutputFormat { npy, images };
-enum class Engine { automatic, cpu, gpu };
-enum class CpuEngine { tbb, procs };  // threads in one process, or worker processes
+enum class Engine { automatic, cpu, gpu };  // --engine: which engines a run may take
 
-struct Options {
-  std::filesystem::path input;
-  std::filesystem::path output;
-
-  // Engines.
-  Engine engine = Engine::automatic;  // GPU when the build and the machine have one
-  CpuEngine cpu_engine = CpuEngine::tbb;  // how the CPU engine runs, when it is the one chosen
-  int device = 0;                     // CUDA device
-  int batch = 64;                     // images per GPU batch
-
-  // Parallelism.
-  int io_threads = 4;
-  int threads = 0;    // 0: all cores
-  int in_flight = 0;  // images read but not yet written; 0: automatic
-  int workers = 0;    // worker processes of --cpu-engine procs; 0: all cores
-  double timeout_per_image = 30;  // seconds a procs worker may spend on one image
-  double io_latency_ms = 0;  // added to every file read: simulated slow storage (imgprep bench)
-
+// What the per-image work depends on: decoding, geometry, values and the output encoding.
+struct ProcessingOptions {
   // Decoding.
   bool exif = true;
   ShrinkOnLoad shrink_on_load = ShrinkOnLoad::automatic;
@@ -61,10 +45,35 @@ struct Options {
 
   // Outputs.
   OutputFormat format = OutputFormat::npy;
-  int shard_size = 1024;
   std::string image_format = "jpg";
   int quality = 95;
   bool strip = false;  // image outputs leave out the input's metadata (its ICC profile)
+
+  std::string preset;  // informational: the preset the values came from
+};
+
+// What the run as a whole is configured with: paths, engines, parallelism, sharding, resume,
+// progress.
+struct RunOptions {
+  std::filesystem::path input;
+  std::filesystem::path output;
+
+  // Engines.
+  Engine engine = Engine::automatic;  // GPU when the build and the machine have one
+  EngineKind cpu_engine = EngineKind::tbb;  // tbb or procs: the CPU engine, when it is chosen
+  int device = 0;                     // CUDA device
+  int batch = 64;                     // images per GPU batch
+
+  // Parallelism.
+  int io_threads = 4;
+  int threads = 0;    // 0: all cores
+  int in_flight = 0;  // images read but not yet written; 0: automatic
+  int workers = 0;    // worker processes of --cpu-engine procs; 0: all cores
+  double timeout_per_image = 30;  // seconds a procs worker may spend on one image
+  double io_latency_ms = 0;  // added to every file read: simulated slow storage (imgprep bench)
+
+  // Outputs.
+  int shard_size = 1024;
   ShardSpec shard;
   std::filesystem::path classes;  // --classes: the label of each class name; empty: sorted order
 
@@ -73,7 +82,6 @@ struct Options {
   bool dry_run = false;  // list what a run would do, decoding and writing nothing
   bool quiet = false;
   int64_t max_errors = -1;  // stop when more failed; 0: at the first failure; -1: no limit
-  std::string preset;       // informational: the preset the values came from
 
   int resolved_threads() const;
   int resolved_workers() const;
@@ -82,6 +90,9 @@ struct Options {
   // ...for the CPU engine cpu_engine picks.
   int resolved_in_flight() const;
 };
+
+// Everything a run is configured with. Field names are those of its two parts.
+struct Options : ProcessingOptions, RunOptions {};
 
 // Bad option values; the message is shown as is.
 struct UsageError : std::runtime_error {
@@ -106,8 +117,8 @@ const char* to_string(Layout layout);
 const char* to_string(DType dtype);
 const char* to_string(Engine engine);
 Engine parse_engine(const std::string& text);
-const char* to_string(CpuEngine engine);
-CpuEngine parse_cpu_engine(const std::string& text);
+// --cpu-engine: tbb or procs (the engine names of engines.h); throws UsageError.
+EngineKind parse_cpu_engine(const std::string& text);
 const char* to_string(ShrinkOnLoad shrink);
 ShrinkOnLoad parse_shrink_on_load(const std::string& text);  // off auto max
 Layout parse_layout(const std::string& text);  // nchw nhwc

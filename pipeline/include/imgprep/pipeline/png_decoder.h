@@ -14,13 +14,12 @@ namespace imgprep {
 
 struct PngResult {
   int width = 0, height = 0;
-  std::string error;    // empty on success
   std::string warning;  // libpng warnings for an image that decoded
   std::string icc_profile;  // the iCCP chunk's profile (when asked for), or empty
 };
 
 // pixels is resized to width * height * 4; rows is scratch; icc_profile: also return the
-// colour profile.
+// colour profile. Throws DecodeError ("PNG: " and libpng's message).
 PngResult decode_png(std::span<const uint8_t> bytes, Bytes& pixels,
                      std::vector<uint8_t*>& rows, bool icc_profile);
 

@@ -2,15 +2,9 @@
 // and returns their slots, so decoding threads never wait on the disk. Engine-agnostic.
 #pragma once
 
-#include <atomic>
-#include <exception>
-#include <thread>
-#include <vector>
-
-#include <tbb/concurrent_queue.h>
-
 #include "imgprep/pipeline/engine_run.h"
 #include "imgprep/pipeline/job.h"
+#include "imgprep/pipeline/stage_thread.h"
 
 namespace imgprep {
 
@@ -21,21 +15,16 @@ void sink_job(EngineRun& run, Job& job);
 class SinkStage {
  public:
   SinkStage(EngineRun& run, JobSlots& slots);
-  ~SinkStage();
 
-  void push(Job* job);  // in input order; from one thread at a time
+  void push(Job* job) { thread_.push(job); }  // in input order; from one thread at a time
   // Waits until every pushed job is written; rethrows the first error the sink raised
   // (an OutputError: the run cannot continue).
-  void finish();
+  void finish() { thread_.finish(); }
 
  private:
-  void work();
-
   EngineRun& run_;
   JobSlots& slots_;
-  tbb::concurrent_bounded_queue<Job*> queue_;
-  std::exception_ptr error_;
-  std::thread thread_;
+  StageThread thread_;
 };
 
 }  // namespace imgprep
