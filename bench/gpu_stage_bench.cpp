@@ -19,11 +19,11 @@
 #include "imgprep/kernels/cuda_resources.h"
 #include "imgprep/kernels/resample_batch.h"
 #include "imgprep/kernels/resample_batch_cuda.h"
-#include "imgprep/pipeline/decoder.h"
-#include "imgprep/pipeline/image_processor.h"
-#include "imgprep/pipeline/options.h"
-#include "imgprep/pipeline/output_spec.h"
-#include "imgprep/pipeline/read_pool.h"
+#include "imgprep/codecs/decoder.h"
+#include "imgprep/core/image_processor.h"
+#include "imgprep/core/options.h"
+#include "imgprep/core/output_options.h"
+#include "imgprep/engines/read_pool.h"
 
 namespace {
 

@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "imgprep/pipeline/bench.h"
-#include "imgprep/pipeline/procs_engine.h"
-#include "imgprep/pipeline/run.h"
+#include "imgprep/commands/bench.h"
+#include "imgprep/engines/procs_engine.h"
+#include "imgprep/commands/run.h"
 #include "imgprep/version.h"
 #include "run_options.h"
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "imgprep/pipeline/options.h"
+#include "imgprep/core/options.h"
 
 namespace imgprep {
 

@@ -28,11 +28,11 @@
 
 #include "imgprep/kernels/resample_batch.h"
 #include "imgprep/kernels/resample_plan.h"
-#include "imgprep/pipeline/decoder.h"
-#include "imgprep/pipeline/image_processor.h"
-#include "imgprep/pipeline/options.h"
-#include "imgprep/pipeline/output_spec.h"
-#include "imgprep/pipeline/resampler.h"
+#include "imgprep/codecs/decoder.h"
+#include "imgprep/core/image_processor.h"
+#include "imgprep/core/options.h"
+#include "imgprep/core/output_options.h"
+#include "imgprep/core/resampler.h"
 
 namespace {
 

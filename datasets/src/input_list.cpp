@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "imgprep/datasets/image_format.h"
+#include "imgprep/codecs/image_format.h"
 
 namespace imgprep {
 namespace fs = std::filesystem;

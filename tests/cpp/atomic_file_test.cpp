@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "imgprep/pipeline/atomic_file.h"
-#include "imgprep/pipeline/manifest.h"
+#include "imgprep/outputs/atomic_file.h"
+#include "imgprep/outputs/manifest.h"
 #include "test_support.h"
 
 namespace imgprep {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "imgprep/pipeline/decoder.h"
+#include "imgprep/codecs/decoder.h"
 #include "test_support.h"
 
 namespace imgprep {

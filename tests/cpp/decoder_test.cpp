@@ -18,7 +18,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "imgprep/pipeline/decoder.h"
+#include "imgprep/codecs/decoder.h"
 #include "test_support.h"
 
 namespace imgprep {

@@ -8,9 +8,9 @@
 
 #include "imgprep/datasets/input_list.h"
 #include "imgprep/kernels/resample_batch.h"
-#include "imgprep/pipeline/decoder.h"
-#include "imgprep/pipeline/read_pool.h"
-#include "imgprep/pipeline/resampler.h"
+#include "imgprep/codecs/decoder.h"
+#include "imgprep/engines/read_pool.h"
+#include "imgprep/core/resampler.h"
 #include "test_support.h"
 
 namespace imgprep {

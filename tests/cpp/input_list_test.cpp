@@ -18,8 +18,8 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "imgprep/datasets/input_list.h"
-#include "imgprep/pipeline/options.h"
-#include "imgprep/pipeline/read_pool.h"
+#include "imgprep/core/options.h"
+#include "imgprep/engines/read_pool.h"
 #include "test_support.h"
 
 namespace imgprep {

@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "imgprep/pipeline/json_text.h"
+#include "imgprep/core/json_text.h"
 
 namespace imgprep {
 namespace {

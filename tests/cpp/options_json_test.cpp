@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "imgprep/pipeline/options.h"
+#include "imgprep/core/options.h"
 
 namespace imgprep {
 namespace {

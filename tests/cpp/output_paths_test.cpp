@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "imgprep/pipeline/output_sink.h"
+#include "imgprep/outputs/output_sinks.h"
 
 namespace imgprep {
 namespace {

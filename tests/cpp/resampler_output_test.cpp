@@ -11,7 +11,7 @@
 
 #include "imgprep/kernels/geometry.h"
 #include "imgprep/kernels/resample_plan.h"
-#include "imgprep/pipeline/resampler.h"
+#include "imgprep/core/resampler.h"
 
 namespace imgprep {
 namespace {

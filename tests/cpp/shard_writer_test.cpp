@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "imgprep/pipeline/shard_writer.h"
+#include "imgprep/outputs/shard_writer.h"
 #include "test_support.h"
 
 namespace imgprep {

@@ -1,15 +1,15 @@
 // A fake CUDA runtime, in host memory, for testing the GPU engine's orchestration without a GPU.
 //
-// Why it exists: pipeline/src/gpu_engine.cpp (GpuStage: a ring of pinned staging slots, each with
-// a stream and an event; batching in input order; delivery to the sink; failed jobs passing
-// through; the partial last batch; CUDA error handling; probing a device) only runs where a GPU
-// is present, which most machines that build imgprep lack. Linked against this file instead of
+// Why it exists: pipeline/engines/gpu/gpu_engine.cpp (GpuStage: a ring of pinned staging slots,
+// each with a stream and an event; batching in input order; delivery to the sink; failed jobs
+// passing through; the partial last batch; CUDA error handling; probing a device) only runs where a
+// GPU is present, which most machines that build imgprep lack. Linked against this file instead of
 // libcudart, that same source runs anywhere, and tests/gpu_fake/test_fake_gpu_engine.py holds its
 // output byte-equal to the CPU engine's. The "kernel" here is the kernel's own per-thread body
-// (resample_batch_thread, resample_batch.h) run on the CPU for every block and thread of the
-// launch shape the real launch uses (resample_launch_shape), so the launch configuration and the
-// kernel's indexing are tested too, though not the device code's compilation: the real kernel is
-// tested on a GPU by tests/gpu_kernel/gpu_kernel_test.cpp and tests/python/test_gpu_parity.py.
+// (resample_batch_thread, resample_batch.h) run on the CPU for every block and thread of the launch
+// shape the real launch uses (resample_launch_shape), so the launch configuration and the kernel's
+// indexing are tested too, though not the device code's compilation: the real kernel is tested on a
+// GPU by tests/gpu_kernel/gpu_kernel_test.cpp and tests/python/test_gpu_parity.py.
 //
 // The fake enforces what the real runtime enforces, so an engine that passes here does not fail
 // on a GPU for a reason the fake could have seen:

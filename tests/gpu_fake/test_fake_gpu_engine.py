@@ -1,6 +1,6 @@
 """The GPU engine's host-side orchestration, without a GPU.
 
-`imgprep-fake-gpu` is the imgprep command with pipeline/src/gpu_engine.cpp linked against
+`imgprep-fake-gpu` is the imgprep command with pipeline/engines/gpu/gpu_engine.cpp linked against
 fake_cuda_runtime.cpp (host memory; the kernel's per-thread body run on the CPU for every thread
 of the real launch shape) instead of libcudart. Its kernel does the CPU engine's arithmetic
 (tests/cpp/gpu_maths_test.cpp holds the two equal), so everything the GPU engine writes must be

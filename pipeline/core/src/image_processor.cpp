@@ -1,0 +1,115 @@
+#include "imgprep/core/image_processor.h"
+
+#include "imgprep/codecs/icc_profile.h"
+#include "imgprep/codecs/opencv_codecs.h"
+
+namespace imgprep {
+
+ImageProcessor::ImageProcessor(const Options& options)
+    : options_(options), spec_(make_output_spec(options)) {
+  decode_.exif = options.exif;
+  decode_.shrink_on_load = options.shrink_on_load;
+  decode_.icc_profile = options.format == OutputFormat::images && !options.strip;
+  decode_.max_pixels = options.max_pixels;
+  decode_.resize = options.resize;
+  decode_.crop = options.crop;
+  if (options.format == OutputFormat::images) {
+    // Files hold 8-bit pixels in OpenCV's encoder order.
+    spec_.layout = Layout::nhwc;
+    spec_.dtype = DType::uint8;
+    spec_.bgr = true;
+  }
+}
+
+void decode_window(Decoder& decoder, ResizePlan& plan, DecodedImage& image) {
+  const Region window{plan.x.first_source(), plan.y.first_source(),
+                      plan.x.last_source() - plan.x.first_source(),
+                      plan.y.last_source() - plan.y.first_source()};
+  decoder.decode(image, window);
+  plan.x.rebase(image.origin_x);
+  plan.y.rebase(image.origin_y);
+}
+
+void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage& image,
+                             ResizePlan& plan, Placement& placement) const {
+  StageTimer timer(stats, Stage::decode);
+  const ImageInfo info = s.decoder.open(job.encoded, decode_);
+  job.width = info.width;
+  job.height = info.height;
+  placement = place(info.width, info.height, options_.resize, options_.crop);
+  const PlanKey key{info.decoded_width, info.decoded_height, info.extent_w, info.extent_h,
+                    placement.resized_w, placement.resized_h, placement.out_w, placement.out_h,
+                    placement.offset_x, placement.offset_y};
+  if (!(key == s.last_key) || s.last_plan.x.start.empty()) {
+    s.last_plan = make_resize_plan(info.decoded_width, info.decoded_height, info.extent_w,
+                                   info.extent_h, placement, options_.method);
+    s.last_key = key;
+  }
+  plan = s.last_plan;  // copies into plan's existing storage
+  decode_window(s.decoder, plan, image);
+  stats.decoded_bytes.fetch_add(int64_t{image.width} * image.height * 3, std::memory_order_relaxed);
+  job.warning = image.warning;
+}
+
+// Runs body; turns what bad input can throw into job.error.
+template <class Body>
+void guard(Job& job, const Decoder& decoder, Body body) {
+  try {
+    body();
+  } catch (const DecodeError& e) {
+    job.width = decoder.info().width;
+    job.height = decoder.info().height;
+    job.error = e.what();
+  } catch (const std::bad_alloc&) {
+    job.error = "out of memory while decoding";
+  } catch (const std::exception& e) {
+    job.error = std::string("cannot process: ") + e.what();
+  }
+}
+
+void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
+  if (!job.ok() || job.cancelled) return;
+  guard(job, s.decoder, [&] {
+    Placement placement;
+    prepare(job, s, stats, s.image, s.plan, placement);
+    StageTimer timer(stats, Stage::transform);
+    const OutputSpec spec = spec_.sized(placement.out_w, placement.out_h);
+    job.output.resize(spec.bytes());
+    s.resampler.run(s.image, s.plan, spec, job.output.data());
+    if (options_.format == OutputFormat::images) finish_output(job, spec, s.image.icc_profile);
+  });
+}
+
+void ImageProcessor::decode_and_plan(Job& job, Scratch& s, RunStats& stats) const {
+  if (!job.ok() || job.cancelled) return;
+  guard(job, s.decoder, [&] {
+    Placement placement;
+    prepare(job, s, stats, job.decoded, job.plan, placement);
+    job.out_w = placement.out_w;
+    job.out_h = placement.out_h;
+  });
+}
+
+void ImageProcessor::finish_output(Job& job) const {
+  const OutputSpec spec = spec_.sized(job.out_w, job.out_h);
+  try {
+    finish_output(job, spec, job.decoded.icc_profile);
+  } catch (const std::exception& e) {
+    job.error = std::string("cannot encode: ") + e.what();
+  }
+}
+
+// The image file keeps the input's colour profile (read unless --strip), as libvips does; a
+// profile of another colour space than the RGB pixels (gray, CMYK) is left out.
+void ImageProcessor::finish_output(Job& job, const OutputSpec& spec,
+                                   const std::string& icc_profile) const {
+  if (options_.format != OutputFormat::images) return;
+  const std::string ext = "." + options_.image_format;
+  Bytes encoded;
+  opencv_encode(job.output.data(), spec.width, spec.height, ext, options_.quality, encoded);
+  if (is_rgb_icc_profile(icc_profile))
+    embed_icc_profile(encoded, ext, spec.width, spec.height, icc_profile);
+  job.output.swap(encoded);
+}
+
+}  // namespace imgprep

@@ -1,0 +1,42 @@
+// The concrete sinks behind OutputSink (imgprep/core/output_sink.h): npy shards with their
+// manifest and journal, or image files; and the sizes and paths they write.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "imgprep/core/job.h"
+#include "imgprep/core/options.h"
+#include "imgprep/core/output_options.h"
+#include "imgprep/core/output_sink.h"
+#include "imgprep/outputs/manifest.h"
+#include "imgprep/outputs/run_journal.h"
+#include "imgprep/outputs/shard_writer.h"
+
+namespace imgprep {
+
+// journal: where completed npy shards are recorded (and, resuming, where the run continues
+// from); null for --format images. inputs: the inputs this run processes (those after the
+// journal's next_input).
+std::unique_ptr<OutputSink> make_output_sink(const Options& options, const OutputSpec& spec,
+                                             const InputList& inputs, RunJournal* journal);
+
+// The .npy shards (with their label files, when labels) that `rows` tensors of spec fill when
+// none fails, and their bytes on disk.
+struct NpyOutputSize {
+  int shards = 0;
+  uint64_t bytes = 0;
+};
+NpyOutputSize npy_output_size(const OutputSpec& spec, int shard_size, int64_t rows, bool labels);
+
+// Where --format images writes each input, relative to OUT: the input's relative path with the
+// new extension, kept inside OUT (".." and root components are dropped). No two the same and no
+// file where another's folder is: an input whose path is taken keeps its own extension in the
+// name ("a.png" -> "a.png.jpg"), then gets a number ("a-2.jpg", "a-3.jpg", ...). Depends only on
+// the ordered inputs.
+std::vector<std::filesystem::path> image_output_paths(const std::vector<InputItem>& items,
+                                                      const std::string& extension);
+
+}  // namespace imgprep

@@ -1,0 +1,279 @@
+#include "imgprep/outputs/output_sinks.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <set>
+#include <utility>
+
+#include "imgprep/outputs/out_dir.h"
+
+namespace imgprep {
+namespace fs = std::filesystem;
+namespace {
+
+ManifestRow row_for(const Job& job) {
+  ManifestRow row;
+  row.path = job.item->rel;
+  row.ok = job.ok();
+  row.error = job.error;
+  row.warning = job.warning;
+  row.label = job.item->label;
+  row.width = job.width;
+  row.height = job.height;
+  return row;
+}
+
+// An input in OUT fails: imgprep never reads its own outputs (a list file may name them).
+void refuse_inside_out(InsideOut& inside_out, Job& job) {
+  if (job.ok() && inside_out.holds(job.item->path))
+    job.error = "the file lies inside OUT; imgprep does not read its own outputs";
+}
+
+const char* npy_descr(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return "<f4";
+    case DType::float16: return "<f2";
+    case DType::uint8: return "|u1";
+  }
+  return "<f4";
+}
+
+// A tensor's shape in a shard, without the row dimension.
+std::vector<int64_t> item_shape(const OutputSpec& s) {
+  if (s.layout == Layout::nchw) return {OutputSpec::kChannels, s.height, s.width};
+  return {s.height, s.width, OutputSpec::kChannels};
+}
+
+// Removes shards a previous, larger run left behind, so OUT describes this run only.
+void remove_stale_shards(const fs::path& dir, int kept) {
+  static const std::regex pattern(R"((shard|labels)-(\d{5,})\.npy)");
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    std::smatch m;
+    const std::string name = e.path().filename().string();
+    if (std::regex_match(name, m, pattern) && std::stoi(m[2]) >= kept) fs::remove(e.path(), ec);
+  }
+}
+
+class NpySink : public OutputSink {
+ public:
+  NpySink(const Options& o, const OutputSpec& spec, const InputList& inputs, RunJournal& journal)
+      : dir_(o.output),
+        spec_(spec),
+        journal_(journal),
+        manifest_(o.output),
+        inside_out_(o.output),
+        shards_(o.output, o.shard_size, npy_descr(spec.dtype), item_shape(spec),
+                inputs.has_labels, static_cast<int64_t>(inputs.items.size()),
+                journal.state().shards),
+        first_input_(journal.state().next_input),
+        failed_(journal.state().failed) {
+    manifest_.write_committed(journal.state().manifest_rows);
+  }
+
+  void consume(Job& job) override {
+    refuse_inside_out(inside_out_, job);
+    ManifestRow row = row_for(job);
+    ShardWriter::Location at;
+    if (job.ok()) {
+      at = shards_.append(job.output.data(), job.item->label);
+      row.shard = at.shard;
+      row.row = at.row;
+    } else {
+      ++failed_;
+    }
+    manifest_.add(row);
+    if (at.completed_shard) {
+      journal_.record(shards_.shards_written(), first_input_ + job.seq + 1, failed_,
+                      manifest_.pending());
+      manifest_.commit_pending();
+    }
+  }
+
+  nlohmann::json finish() override {
+    shards_.finish();
+    manifest_.commit_pending();
+    manifest_.finish();
+    remove_stale_shards(dir_, shards_.shards_written());
+    return {{"format", "npy"},
+            {"shards", shards_.shards_written()},
+            {"item_shape", item_shape(spec_)},
+            {"dtype", to_string(spec_.dtype)},
+            {"layout", to_string(spec_.layout)}};
+  }
+
+  void interrupt() override {
+    shards_.abandon();
+    manifest_.finish();
+  }
+
+ private:
+  fs::path dir_;
+  OutputSpec spec_;
+  RunJournal& journal_;
+  ManifestWriter manifest_;
+  InsideOut inside_out_;
+  ShardWriter shards_;
+  uint64_t first_input_;
+  int64_t failed_;
+};
+
+class ImagesSink : public OutputSink {
+ public:
+  ImagesSink(const Options& o, const InputList& inputs)
+      : out_(o.output),
+        manifest_(o.output),
+        inside_out_(o.output),
+        items_(inputs.items),
+        paths_(image_output_paths(inputs.items, o.image_format)) {}
+
+  // Each image file is complete on its own, so its row is committed at once. A file that
+  // cannot be written because of its name or place fails its row only.
+  void consume(Job& job) override {
+    refuse_inside_out(inside_out_, job);
+    std::string output;
+    if (job.ok()) {
+      const fs::path& rel = paths_.at(job.seq);
+      try {
+        write_image(rel, job.output);
+        output = rel.generic_string();
+      } catch (const OutputError& e) {
+        if (!e.about_the_name()) throw;
+        job.error = e.what();
+      }
+    }
+    ManifestRow row = row_for(job);
+    row.output = output;
+    manifest_.add(row);
+    manifest_.commit_pending();
+  }
+
+  // The image files were committed without an fsync each; one syncfs makes them durable
+  // before the manifest (and meta.json) says they are complete.
+  nlohmann::json finish() override {
+    out_.sync_filesystem();
+    manifest_.finish();
+    return {{"format", "images"}};
+  }
+
+  void interrupt() override {
+    out_.sync_filesystem();
+    manifest_.finish();
+  }
+
+ private:
+  void write_image(const fs::path& rel, const Bytes& bytes) {
+    const Folder& folder = folder_of(rel.parent_path());
+    const std::string name = rel.filename().string();
+    refuse_replacing_input(folder, name);
+    AtomicFile file(folder, name);
+    file.write(bytes.data(), bytes.size());
+    file.commit(false);
+  }
+
+  // The folder rel (relative to OUT), entered one component at a time, created where missing,
+  // never through a symlink. Kept while consecutive images share it.
+  const Folder& folder_of(const fs::path& rel) {
+    if (folder_ && folder_->first == rel) return folder_->second;
+    folder_.reset();
+    Folder folder = out_;
+    for (const fs::path& part : rel) folder = folder.sub(part.string());
+    return folder_.emplace(rel, std::move(folder)).second;
+  }
+
+  // The last guard against writing over an input: a file already under the output's name that
+  // is one of the inputs (a list file may name anything, a symlink may lead anywhere) fails the
+  // row. The inputs are looked up the first time any output name is taken, and only then.
+  void refuse_replacing_input(const Folder& folder, const std::string& name) {
+    struct stat st;
+    if (::fstatat(folder.fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+    if (!input_files_) {
+      input_files_.emplace();
+      struct stat input;
+      for (const InputItem& item : items_)
+        if (::stat(item.path.c_str(), &input) == 0)
+          input_files_->insert({input.st_dev, input.st_ino});
+    }
+    if (input_files_->count({st.st_dev, st.st_ino}))
+      throw OutputError((folder.path() / name).string() +
+                            " is one of this run's inputs; imgprep never writes over an input",
+                        EEXIST);
+  }
+
+  Folder out_;
+  ManifestWriter manifest_;
+  InsideOut inside_out_;
+  const std::vector<InputItem>& items_;
+  std::vector<fs::path> paths_;  // by input position
+  std::optional<std::pair<fs::path, Folder>> folder_;
+  std::optional<std::set<std::pair<dev_t, ino_t>>> input_files_;
+};
+
+// Where --format images writes an input, relative to OUT: the input's relative path with the
+// new extension, kept inside OUT (".." and root components are dropped).
+fs::path image_output_path(const std::string& rel, const std::string& extension) {
+  fs::path safe;
+  for (const fs::path& part : fs::path(rel).lexically_normal().relative_path())
+    if (part != ".." && part != "." && !part.empty()) safe /= part;
+  if (safe.empty()) safe = "image";
+  safe.replace_extension(extension);
+  return safe;
+}
+
+}  // namespace
+
+std::vector<fs::path> image_output_paths(const std::vector<InputItem>& items,
+                                         const std::string& extension) {
+  // A name taken by another input's output changes only in its last component, so the folders
+  // are known up front: a file is never given a name one of them needs.
+  std::vector<fs::path> natural;
+  natural.reserve(items.size());
+  std::set<fs::path> taken;
+  for (const InputItem& item : items) {
+    natural.push_back(image_output_path(item.rel, extension));
+    for (fs::path f = natural.back().parent_path(); !f.empty(); f = f.parent_path())
+      taken.insert(f);
+  }
+  std::vector<fs::path> paths;
+  paths.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    const fs::path& first = natural[i];
+    fs::path out = first;
+    if (taken.count(out)) out = image_output_path(items[i].rel + "." + extension, extension);
+    for (int n = 2; taken.count(out) || out.parent_path() != first.parent_path(); ++n)
+      out = first.parent_path() /
+            (first.stem().string() + "-" + std::to_string(n) + first.extension().string());
+    taken.insert(out);
+    paths.push_back(std::move(out));
+  }
+  return paths;
+}
+
+NpyOutputSize npy_output_size(const OutputSpec& spec, int shard_size, int64_t rows,
+                              bool labels) {
+  // ShardWriter sizes every shard's header for a full shard.
+  std::vector<int64_t> full_shape = item_shape(spec);
+  full_shape.insert(full_shape.begin(), shard_size);
+  const uint64_t header = npy_header(npy_descr(spec.dtype), full_shape).size();
+  NpyOutputSize size;
+  for (int64_t first = 0; first < rows; first += shard_size) {
+    const int64_t n = std::min<int64_t>(shard_size, rows - first);
+    size.bytes += header + static_cast<uint64_t>(n) * spec.bytes();
+    if (labels) size.bytes += npy_header("<i8", {n}).size() + n * sizeof(int64_t);
+    ++size.shards;
+  }
+  return size;
+}
+
+std::unique_ptr<OutputSink> make_output_sink(const Options& o, const OutputSpec& spec,
+                                             const InputList& inputs, RunJournal* journal) {
+  if (o.format == OutputFormat::images) return std::make_unique<ImagesSink>(o, inputs);
+  return std::make_unique<NpySink>(o, spec, inputs, *journal);
+}
+
+}  // namespace imgprep
