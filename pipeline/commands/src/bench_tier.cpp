@@ -196,16 +196,13 @@ nlohmann::ordered_json measure_tier(Tier tier, const Options& options, const Ben
   // reused by every run.
   std::unique_ptr<GpuEngine> gpu;
   if (tier.is(EngineKind::gpu)) {
-    const GpuProbe probe = probe_gpu(options.device);
-    result["device"] = probe.description;
     try {
-      if (probe.usable) gpu = std::make_unique<GpuEngine>(options);
-    } catch (const GpuError& e) {
-      result["reason"] = e.what();
-    }
-    if (!gpu) {
+      gpu = std::make_unique<GpuEngine>(options);
+      result["device"] = gpu->description();
+    } catch (const GpuError& e) {  // not usable, with the probe's or the allocation's reason
+      result["device"] = e.what();
       result["available"] = false;
-      if (!probe.usable) result["reason"] = probe.description;
+      result["reason"] = e.what();
       return result;
     }
   }

@@ -380,15 +380,20 @@ constexpr Field path(const char* key, bool decides_output) {
 
 std::string text_of(const json& j) { return j.get<std::string>(); }
 
+// A field stored by its name: to_string writes it, `parse` reads it back.
+template <auto member, auto parse>
+constexpr Field named(const char* key, bool decides_output) {
+  return {key, decides_output, [](const Options& o) { return json(to_string(o.*member)); },
+          [](Options& o, const json& j) { o.*member = parse(text_of(j)); }};
+}
+
 // The threads, in-flight images and workers are written resolved (0 becomes the count a run
 // uses) and read back as given.
 const Field kFields[] = {
     path<&Options::input>("input", kOutput),
     path<&Options::output>("output", kRun),
-    {"engine", kRun, [](const Options& o) { return json(to_string(o.engine)); },
-     [](Options& o, const json& j) { o.engine = parse_engine(text_of(j)); }},
-    {"cpu_engine", kRun, [](const Options& o) { return json(to_string(o.cpu_engine)); },
-     [](Options& o, const json& j) { o.cpu_engine = parse_cpu_engine(text_of(j)); }},
+    named<&Options::engine, parse_engine>("engine", kRun),
+    named<&Options::cpu_engine, parse_cpu_engine>("cpu_engine", kRun),
     plain<&Options::device>("device", kRun),
     plain<&Options::batch>("batch", kRun),
     plain<&Options::io_threads>("io_threads", kRun),
@@ -401,13 +406,10 @@ const Field kFields[] = {
     plain<&Options::timeout_per_image>("timeout_per_image", kRun),
     plain<&Options::io_latency_ms>("io_latency_ms", kRun),
     plain<&Options::exif>("exif", kOutput),
-    {"shrink_on_load", kOutput, [](const Options& o) { return json(to_string(o.shrink_on_load)); },
-     [](Options& o, const json& j) { o.shrink_on_load = parse_shrink_on_load(text_of(j)); }},
+    named<&Options::shrink_on_load, parse_shrink_on_load>("shrink_on_load", kOutput),
     plain<&Options::max_pixels>("max_pixels", kOutput),
-    {"resize", kOutput, [](const Options& o) { return json(to_string(o.resize)); },
-     [](Options& o, const json& j) { o.resize = parse_resize(text_of(j)); }},
-    {"crop", kOutput, [](const Options& o) { return json(to_string(o.crop)); },
-     [](Options& o, const json& j) { o.crop = parse_crop(text_of(j)); }},
+    named<&Options::resize, parse_resize>("resize", kOutput),
+    named<&Options::crop, parse_crop>("crop", kOutput),
     {"interp", kOutput, [](const Options& o) { return json(to_string(o.method.interp)); },
      [](Options& o, const json& j) { o.method.interp = parse_interp(text_of(j)); }},
     {"antialias", kOutput, [](const Options& o) { return json(o.method.antialias); },
@@ -418,12 +420,9 @@ const Field kFields[] = {
     plain<&Options::scale>("scale", kOutput),
     plain<&Options::mean>("mean", kOutput),
     plain<&Options::std>("std", kOutput),
-    {"layout", kOutput, [](const Options& o) { return json(to_string(o.layout)); },
-     [](Options& o, const json& j) { o.layout = parse_layout(text_of(j)); }},
-    {"dtype", kOutput, [](const Options& o) { return json(to_string(o.dtype)); },
-     [](Options& o, const json& j) { o.dtype = parse_dtype(text_of(j)); }},
-    {"format", kOutput, [](const Options& o) { return json(to_string(o.format)); },
-     [](Options& o, const json& j) { o.format = parse_format(text_of(j)); }},
+    named<&Options::layout, parse_layout>("layout", kOutput),
+    named<&Options::dtype, parse_dtype>("dtype", kOutput),
+    named<&Options::format, parse_format>("format", kOutput),
     plain<&Options::shard_size>("shard_size", kOutput),
     plain<&Options::image_format>("image_format", kOutput),
     plain<&Options::quality>("quality", kOutput),

@@ -245,6 +245,7 @@ GpuProbe probe_gpu(int device) {
 GpuEngine::GpuEngine(const Options& options) : device_(options.device), batch_(options.batch) {
   const GpuProbe probe = probe_gpu(device_);  // the context and the kernel's module, loaded now
   if (!probe.usable) throw GpuError(probe.description);
+  description_ = probe.description;
   ring_ = std::make_unique<Ring>();
 }
 

@@ -35,6 +35,9 @@ class GpuEngine {
   GpuEngine(const GpuEngine&) = delete;
   GpuEngine& operator=(const GpuEngine&) = delete;
 
+  // The device, as the probe describes it ("NVIDIA H200, device 0").
+  const std::string& description() const { return description_; }
+
   // One run. Throws GpuError (CUDA failures) or OutputError (the sink), after it has drained.
   void run(EngineRun& run);
 
@@ -42,6 +45,7 @@ class GpuEngine {
   struct Ring;
   int device_;
   int batch_;
+  std::string description_;
   std::unique_ptr<Ring> ring_;
 };
 
