@@ -485,7 +485,7 @@ step_failure_paths() {
 }
 
 run_checks() {
-  KIT=$(cd "${1:-gpu-kit}" && pwd) || die "no kit at ${1:-gpu-kit}: run scripts/gpu_check.sh pack"
+  KIT=$(cd "${1:-gpu-kit}" 2>/dev/null && pwd) || die "no kit at ${1:-gpu-kit}: run scripts/gpu_check.sh pack"
   [[ -x $KIT/bin/imgprep ]] || die "$KIT/bin/imgprep missing: run scripts/gpu_check.sh pack"
   DATA=$KIT/data
   KITENV=(env "LD_LIBRARY_PATH=$KIT/lib")
