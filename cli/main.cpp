@@ -138,11 +138,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("imgprep ") + imgprep::kVersion);
   app.require_subcommand(1);
   CLI::App* run = app.add_subcommand("run", "preprocess INPUT into OUT");
-  imgprep::RunOptionsParser run_options(*run, imgprep::RunOptionsParser::For::run);
+  imgprep::RunOptionsParser run_options(*run, imgprep::ConfigFor::run);
   run->footer(kRunExamples);
   CLI::App* bench = app.add_subcommand(
       "bench", "measure every parallelism tier on INPUT with the same preprocessing");
-  imgprep::RunOptionsParser bench_options(*bench, imgprep::RunOptionsParser::For::bench);
+  imgprep::RunOptionsParser bench_options(*bench, imgprep::ConfigFor::bench);
   BenchFlags bench_flags(*bench);
   bench->footer(kBenchExamples);
 

@@ -1,40 +1,33 @@
-// The `run` options on the command line (which `bench` shares), and how they become Options:
-// defaults, then the preset, then every flag given explicitly.
+// The `run` options on the command line (which `bench` shares): one CLI11 option per setting of
+// the library (imgprep.h's settings()), resolved by resolve_config.
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <functional>
 #include <string>
 #include <vector>
 
-#include "imgprep/core/options.h"
+#include "imgprep/imgprep.h"
 
 namespace imgprep {
 
 class RunOptionsParser {
  public:
-  enum class For { run, bench };
-  // Adds INPUT and every preprocessing and parallelism option to `command`; for run also
-  // -o/--output, the engine choice, --shard-size, --max-errors and --resume.
-  RunOptionsParser(CLI::App& command, For use);
-  // After parsing: the resolved options. Throws UsageError, also for an option given
-  // explicitly that the chosen output or engine does not use.
+  // Adds INPUT and every setting of `use` to `command`, and for run -o/--output.
+  RunOptionsParser(CLI::App& command, ConfigFor use);
+  // After parsing: the resolved options. Throws UsageError.
   Options resolve() const;
 
  private:
-  template <class T>
-  void add(const std::string& name, const std::string& help,
-           std::function<void(Options&, const T&)> apply);
-  void add_flag(const std::string& name, const std::string& help,
-                std::function<void(Options&)> apply);
-  void refuse_inapplicable(const Options& options) const;
+  struct Given {
+    const Setting* setting;
+    const CLI::Option* option;
+    std::string value;  // a flag's stays empty
+  };
 
-  CLI::App& command_;
-  std::string group_ = "Inputs";  // the help's group of the options added next
-  For use_;
+  ConfigFor use_;
   std::string input_, output_, preset_;
-  // Each given option applies itself to Options after the preset.
-  std::vector<std::function<void(Options&)>> appliers_;
+  // Stable addresses: CLI11 writes each value into its Given.
+  std::vector<std::unique_ptr<Given>> options_;
 };
 
 }  // namespace imgprep

@@ -369,9 +369,9 @@ std::vector<std::string> read_class_names(const fs::path& file) {
   return names;
 }
 
-InputList list_inputs(const fs::path& input, const ShardSpec& shard, const fs::path& exclude,
+InputList list_inputs(const fs::path& input, const InputSlice& slice, const fs::path& exclude,
                       const fs::path& classes_file) {
-  if (shard.count < 1 || shard.index < 0 || shard.index >= shard.count)
+  if (slice.count < 1 || slice.index < 0 || slice.index >= slice.count)
     throw InputError("--shard K/N needs 0 <= K < N");
   std::error_code ec;
   const fs::file_status status = fs::status(input, ec);
@@ -389,10 +389,10 @@ InputList list_inputs(const fs::path& input, const ShardSpec& shard, const fs::p
   if (!order.file.empty()) list.classes = order.names;  // all of them, whichever the inputs use
 
   list.unsliced = list.items.size();
-  if (shard.count > 1) {
+  if (slice.count > 1) {
     const size_t n = list.items.size();
-    const size_t begin = n * shard.index / shard.count;
-    const size_t end = n * (shard.index + 1) / shard.count;
+    const size_t begin = n * slice.index / slice.count;
+    const size_t end = n * (slice.index + 1) / slice.count;
     list.items = std::vector<InputItem>(list.items.begin() + begin, list.items.begin() + end);
   }
   return list;

@@ -404,7 +404,7 @@ TEST(Shard, SlicesAreDisjointContiguousAndCoverEverything) {
     std::vector<std::string> joined;
     size_t smallest = all.size(), largest = 0;
     for (int k = 0; k < n; ++k) {
-      const std::vector<std::string> slice = rels(list_inputs(root.path(), ShardSpec{k, n}));
+      const std::vector<std::string> slice = rels(list_inputs(root.path(), InputSlice{k, n}));
       smallest = std::min(smallest, slice.size());
       largest = std::max(largest, slice.size());
       joined.insert(joined.end(), slice.begin(), slice.end());
@@ -414,20 +414,20 @@ TEST(Shard, SlicesAreDisjointContiguousAndCoverEverything) {
     EXPECT_LE(largest - smallest, 1u) << "N=" << n;
   }
   // N=3 over 10: 3, 3, 4 (floor(n * k / N) boundaries).
-  EXPECT_EQ(list_inputs(root.path(), ShardSpec{0, 3}).items.size(), 3u);
-  EXPECT_EQ(list_inputs(root.path(), ShardSpec{1, 3}).items.size(), 3u);
-  EXPECT_EQ(list_inputs(root.path(), ShardSpec{2, 3}).items.size(), 4u);
+  EXPECT_EQ(list_inputs(root.path(), InputSlice{0, 3}).items.size(), 3u);
+  EXPECT_EQ(list_inputs(root.path(), InputSlice{1, 3}).items.size(), 3u);
+  EXPECT_EQ(list_inputs(root.path(), InputSlice{2, 3}).items.size(), 4u);
 }
 
 TEST(Shard, BadSpecsThrow) {
   TempDir root;
   image_file(root / "a.jpg");
-  EXPECT_THROW(list_inputs(root.path(), ShardSpec{3, 3}), InputError);
-  EXPECT_THROW(list_inputs(root.path(), ShardSpec{-1, 3}), InputError);
-  EXPECT_THROW(list_inputs(root.path(), ShardSpec{0, 0}), InputError);
+  EXPECT_THROW(list_inputs(root.path(), InputSlice{3, 3}), InputError);
+  EXPECT_THROW(list_inputs(root.path(), InputSlice{-1, 3}), InputError);
+  EXPECT_THROW(list_inputs(root.path(), InputSlice{0, 0}), InputError);
   for (const char* text : {"3/3", "1/0", "-1/3", "a/b", "1", "", "1/", "/2", "1/2/3"})
-    EXPECT_THROW(parse_shard(text), UsageError) << "'" << text << "'";
-  const ShardSpec s = parse_shard("2/3");
+    EXPECT_THROW(parse_slice(text), UsageError) << "'" << text << "'";
+  const InputSlice s = parse_slice("2/3");
   EXPECT_EQ(s.index, 2);
   EXPECT_EQ(s.count, 3);
 }
@@ -444,8 +444,8 @@ TEST(NoImages, AnInputWithoutImagesIsRefusedAnEmptySliceIsNot) {
 
   image_file(root / "a.jpg");
   image_file(root / "b.jpg");
-  EXPECT_TRUE(list_inputs(root.path(), ShardSpec{0, 3}).items.empty());  // 0 of 2
-  EXPECT_EQ(list_inputs(root.path(), ShardSpec{2, 3}).items.size(), 1u);
+  EXPECT_TRUE(list_inputs(root.path(), InputSlice{0, 3}).items.empty());  // 0 of 2
+  EXPECT_EQ(list_inputs(root.path(), InputSlice{2, 3}).items.size(), 1u);
 }
 
 // ---- --classes ----
@@ -474,7 +474,7 @@ TEST(Classes, FolderLabelsFollowTheFileWhateverClassesArePresent) {
   EXPECT_EQ(list_inputs(root / "val").items[1].label, 1);
   EXPECT_EQ(list_inputs(root / "val").items[0].label, 0);
   // A slice keeps the labels of the whole list.
-  const InputList second = list_inputs(root / "val", ShardSpec{1, 2}, {}, root / "classes.json");
+  const InputList second = list_inputs(root / "val", InputSlice{1, 2}, {}, root / "classes.json");
   ASSERT_EQ(second.items.size(), 1u);
   EXPECT_EQ(second.items[0].label, 1);
 }

@@ -48,7 +48,7 @@ Options unusual_options() {
   o.shard_size = 99;
   o.image_format = "webp";
   o.quality = 80;
-  o.shard = {2, 5};
+  o.slice = {2, 5};
   o.classes = "/data/train-out/classes.json";
   o.max_errors = 12;
   o.preset = "clip";
@@ -93,8 +93,8 @@ TEST(OptionsJson, EveryFieldComesBack) {
   EXPECT_EQ(r.shard_size, o.shard_size);
   EXPECT_EQ(r.image_format, o.image_format);
   EXPECT_EQ(r.quality, o.quality);
-  EXPECT_EQ(r.shard.index, 2);
-  EXPECT_EQ(r.shard.count, 5);
+  EXPECT_EQ(r.slice.index, 2);
+  EXPECT_EQ(r.slice.count, 5);
   EXPECT_EQ(r.classes, o.classes);
   EXPECT_EQ(r.max_errors, o.max_errors);
   EXPECT_EQ(r.preset, o.preset);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "imgprep/outputs/shard_writer.h"
+#include "npy_header.h"  // private to outputs/: tested here against the parser below
 #include "test_support.h"
 
 namespace imgprep {

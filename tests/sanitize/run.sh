@@ -75,9 +75,11 @@ while IFS= read -r -d '' file; do
   { printf '\x00\x07'; cat "$file"; } >"$work/fuzz-seeds/torture-$i"
   i=$((i + 1))
 done < <(find "$work/torture" -type f -size -1000k -print0 | sort -z)
+# -timeout catches hangs: the slowest regression seed (png-4x999999-yolo-resampler-rows-10GB)
+# takes 12 s under ASan on a busy 2-core machine.
 rc=0
 "$build/bin/decode_transform_fuzzer" -max_total_time="$fuzz_seconds" -max_len=1000000 \
-  -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$work/" "$work/fuzz-corpus" \
+  -timeout=60 -rss_limit_mb=2048 -artifact_prefix="$work/" "$work/fuzz-corpus" \
   "$work/fuzz-seeds" >"$work/fuzz.log" 2>&1 || rc=$?
 if ((rc != 0)); then
   grep -m 3 -E 'ERROR: |FINDING: |runtime error: ' "$work/fuzz.log" >&2 || tail -n 20 "$work/fuzz.log" >&2

@@ -206,7 +206,7 @@ int bench_command(const Options& options, const BenchOptions& bench, std::ostrea
     if (bench.warmup < 0) throw UsageError("--warmup must be at least 0");
     if (bench.tiers.empty()) throw UsageError("--tiers: no tier given");
     configure_codecs(options.max_pixels);
-    const InputList inputs = list_inputs(options.input, options.shard);
+    const InputList inputs = list_inputs(options.input, options.slice);
     if (inputs.items.empty()) throw InputError(no_images_in(options.input));  // an empty slice
 
     nlohmann::json config = to_json(options);

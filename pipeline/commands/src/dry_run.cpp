@@ -1,4 +1,4 @@
-#include "imgprep/commands/dry_run.h"
+#include "dry_run.h"
 
 #include <cstdio>
 #include <map>
@@ -8,6 +8,7 @@
 #include "imgprep/outputs/output_sinks.h"
 #include "imgprep/core/output_options.h"
 #include "imgprep/commands/run.h"
+#include "imgprep/imgprep.h"
 
 namespace imgprep {
 namespace fs = std::filesystem;
@@ -116,13 +117,14 @@ void print_outputs(const Options& o, const InputList& inputs, std::ostream& out)
 
 }  // namespace
 
-int dry_run(const Options& options, const InputList& inputs, const std::string& engine,
-            std::ostream& out) {
+int dry_run(const Options& options, std::ostream& out) {
+  const JobPlan plan = plan_job(options);
+  const InputList& inputs = plan.inputs;
   out << "imgprep: dry run of " << options.input.string()
       << ": nothing is decoded, nothing is written to " << options.output.string() << "\n"
-      << "  " << engine << "\n";
-  if (options.shard.count > 1)
-    out << "  --shard " << options.shard.index << "/" << options.shard.count << ": "
+      << "  " << plan.engine.line << "\n";
+  if (options.slice.count > 1)
+    out << "  --shard " << options.slice.index << "/" << options.slice.count << ": "
         << inputs.items.size() << " of the " << inputs.unsliced << " inputs\n";
   print_formats(inputs, out);
   print_labels(inputs, out);

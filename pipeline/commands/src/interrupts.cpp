@@ -5,18 +5,18 @@
 namespace imgprep {
 namespace {
 
-std::atomic<std::atomic<bool>*> g_stop{nullptr};
+std::atomic<JobStop*> g_stop{nullptr};
 volatile std::sig_atomic_t g_signal = 0;
 
 void on_signal(int sig) {
   if (sig == SIGINT && g_signal == SIGINT) _exit(128 + SIGINT);  // everything on disk is whole
   if (g_signal == 0) g_signal = sig;
-  if (std::atomic<bool>* stop = g_stop.load()) stop->store(true);
+  if (JobStop* stop = g_stop.load()) stop->request(sig);
 }
 
 }  // namespace
 
-InterruptGuard::InterruptGuard(std::atomic<bool>& stop) {
+InterruptGuard::InterruptGuard(JobStop& stop) {
   g_signal = 0;
   g_stop = &stop;
   struct sigaction action {};
@@ -36,7 +36,5 @@ InterruptGuard::~InterruptGuard() {
   sigaction(SIGXFSZ, &old_xfsz_, nullptr);
   g_stop = nullptr;
 }
-
-int InterruptGuard::signal() const { return g_signal; }
 
 }  // namespace imgprep

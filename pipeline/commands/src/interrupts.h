@@ -3,19 +3,18 @@
 // size limit shows as a write error instead of killing the process. One guard at a time.
 #pragma once
 
-#include <atomic>
 #include <csignal>
+
+#include "imgprep/imgprep.h"
 
 namespace imgprep {
 
 class InterruptGuard {
  public:
-  explicit InterruptGuard(std::atomic<bool>& stop);  // sets stop on the first signal
-  ~InterruptGuard();                                  // restores the previous handlers
+  explicit InterruptGuard(JobStop& stop);  // requests stop with the first signal
+  ~InterruptGuard();                       // restores the previous handlers
   InterruptGuard(const InterruptGuard&) = delete;
   InterruptGuard& operator=(const InterruptGuard&) = delete;
-
-  int signal() const;  // 0, SIGINT or SIGTERM
 
  private:
   struct sigaction old_int_{}, old_term_{}, old_xfsz_{};

@@ -5,7 +5,7 @@
 
 namespace imgprep {
 
-ImageProcessor::ImageProcessor(const Options& options)
+ImageProcessor::ImageProcessor(const ProcessingOptions& options)
     : options_(options), spec_(make_output_spec(options)) {
   decode_.exif = options.exif;
   decode_.shrink_on_load = options.shrink_on_load;
@@ -73,6 +73,8 @@ void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
     Placement placement;
     prepare(job, s, stats, s.image, s.plan, placement);
     StageTimer timer(stats, Stage::transform);
+    job.out_w = placement.out_w;
+    job.out_h = placement.out_h;
     const OutputSpec spec = spec_.sized(placement.out_w, placement.out_h);
     job.output.resize(spec.bytes());
     s.resampler.run(s.image, s.plan, spec, job.output.data());

@@ -256,10 +256,10 @@ std::array<float, 3> parse_triplet(const std::string& text, const std::string& f
   return {values[0], values[1], values[2]};
 }
 
-ShardSpec parse_shard(const std::string& text) {
+InputSlice parse_slice(const std::string& text) {
   const size_t slash = text.find('/');
   if (slash == std::string::npos) throw UsageError("--shard: expected K/N, got '" + text + "'");
-  ShardSpec s;
+  InputSlice s;
   const std::string k = text.substr(0, slash);
   const auto [end, ec] = std::from_chars(k.data(), k.data() + k.size(), s.index);
   if (ec != std::errc() || end != k.data() + k.size())
@@ -353,43 +353,86 @@ namespace {
 using nlohmann::json;
 
 // One setting as meta.json's "config" records it: its key, how it is written and read back,
-// and whether it decides the output bytes (what --resume requires to be unchanged). to_json,
-// from_json and output_settings all follow this one table.
+// and whether it decides the output bytes (what --resume requires to be unchanged). Each part of
+// the options has its table; to_json, from_json and output_settings all follow them.
+template <class Part>
 struct Field {
   const char* key;
   bool decides_output;
-  json (*get)(const Options&);
-  void (*set)(Options&, const json&);
+  json (*get)(const Part&);
+  void (*set)(Part&, const json&);
 };
 
 constexpr bool kOutput = true, kRun = false;
 
+// The part (ProcessingOptions or RunOptions) that declares a member.
+template <class Member>
+struct PartOfMember;
+template <class T, class Part>
+struct PartOfMember<T Part::*> {
+  using type = Part;
+};
+template <auto member>
+using PartOf = typename PartOfMember<decltype(member)>::type;
+
 // A member held in JSON as is.
 template <auto member>
-constexpr Field plain(const char* key, bool decides_output) {
-  return {key, decides_output, [](const Options& o) { return json(o.*member); },
-          [](Options& o, const json& j) { j.get_to(o.*member); }};
+constexpr Field<PartOf<member>> plain(const char* key, bool decides_output) {
+  using Part = PartOf<member>;
+  return {key, decides_output, [](const Part& o) { return json(o.*member); },
+          [](Part& o, const json& j) { j.get_to(o.*member); }};
 }
 
 // A path, held as its text.
 template <auto member>
-constexpr Field path(const char* key, bool decides_output) {
-  return {key, decides_output, [](const Options& o) { return json((o.*member).string()); },
-          [](Options& o, const json& j) { o.*member = j.get<std::string>(); }};
+constexpr Field<PartOf<member>> path(const char* key, bool decides_output) {
+  using Part = PartOf<member>;
+  return {key, decides_output, [](const Part& o) { return json((o.*member).string()); },
+          [](Part& o, const json& j) { o.*member = j.get<std::string>(); }};
 }
 
 std::string text_of(const json& j) { return j.get<std::string>(); }
 
 // A field stored by its name: to_string writes it, `parse` reads it back.
 template <auto member, auto parse>
-constexpr Field named(const char* key, bool decides_output) {
-  return {key, decides_output, [](const Options& o) { return json(to_string(o.*member)); },
-          [](Options& o, const json& j) { o.*member = parse(text_of(j)); }};
+constexpr Field<PartOf<member>> named(const char* key, bool decides_output) {
+  using Part = PartOf<member>;
+  return {key, decides_output, [](const Part& o) { return json(to_string(o.*member)); },
+          [](Part& o, const json& j) { o.*member = parse(text_of(j)); }};
 }
+
+using ProcessingField = Field<ProcessingOptions>;
+using RunField = Field<RunOptions>;
+
+// What the per-image work needs (and procs workers receive).
+const ProcessingField kProcessingFields[] = {
+    plain<&Options::exif>("exif", kOutput),
+    named<&Options::shrink_on_load, parse_shrink_on_load>("shrink_on_load", kOutput),
+    plain<&Options::max_pixels>("max_pixels", kOutput),
+    named<&Options::resize, parse_resize>("resize", kOutput),
+    named<&Options::crop, parse_crop>("crop", kOutput),
+    {"interp", kOutput, [](const ProcessingOptions& o) { return json(to_string(o.method.interp)); },
+     [](ProcessingOptions& o, const json& j) { o.method.interp = parse_interp(text_of(j)); }},
+    {"antialias", kOutput, [](const ProcessingOptions& o) { return json(o.method.antialias); },
+     [](ProcessingOptions& o, const json& j) { j.get_to(o.method.antialias); }},
+    plain<&Options::pad_value>("pad_value", kOutput),
+    {"channels", kOutput, [](const ProcessingOptions& o) { return json(channels_name(o.bgr)); },
+     [](ProcessingOptions& o, const json& j) { o.bgr = parse_channels_bgr(text_of(j)); }},
+    plain<&Options::scale>("scale", kOutput),
+    plain<&Options::mean>("mean", kOutput),
+    plain<&Options::std>("std", kOutput),
+    named<&Options::layout, parse_layout>("layout", kOutput),
+    named<&Options::dtype, parse_dtype>("dtype", kOutput),
+    named<&Options::format, parse_format>("format", kOutput),
+    plain<&Options::image_format>("image_format", kOutput),
+    plain<&Options::quality>("quality", kOutput),
+    plain<&Options::strip>("strip", kOutput),
+    plain<&Options::preset>("preset", kRun),
+};
 
 // The threads, in-flight images and workers are written resolved (0 becomes the count a run
 // uses) and read back as given.
-const Field kFields[] = {
+const RunField kRunFields[] = {
     path<&Options::input>("input", kOutput),
     path<&Options::output>("output", kRun),
     named<&Options::engine, parse_engine>("engine", kRun),
@@ -397,64 +440,68 @@ const Field kFields[] = {
     plain<&Options::device>("device", kRun),
     plain<&Options::batch>("batch", kRun),
     plain<&Options::io_threads>("io_threads", kRun),
-    {"threads", kRun, [](const Options& o) { return json(o.resolved_threads()); },
-     [](Options& o, const json& j) { j.get_to(o.threads); }},
-    {"in_flight", kRun, [](const Options& o) { return json(o.resolved_in_flight()); },
-     [](Options& o, const json& j) { j.get_to(o.in_flight); }},
-    {"workers", kRun, [](const Options& o) { return json(o.resolved_workers()); },
-     [](Options& o, const json& j) { j.get_to(o.workers); }},
+    {"threads", kRun, [](const RunOptions& o) { return json(o.resolved_threads()); },
+     [](RunOptions& o, const json& j) { j.get_to(o.threads); }},
+    {"in_flight", kRun, [](const RunOptions& o) { return json(o.resolved_in_flight()); },
+     [](RunOptions& o, const json& j) { j.get_to(o.in_flight); }},
+    {"workers", kRun, [](const RunOptions& o) { return json(o.resolved_workers()); },
+     [](RunOptions& o, const json& j) { j.get_to(o.workers); }},
     plain<&Options::timeout_per_image>("timeout_per_image", kRun),
     plain<&Options::io_latency_ms>("io_latency_ms", kRun),
-    plain<&Options::exif>("exif", kOutput),
-    named<&Options::shrink_on_load, parse_shrink_on_load>("shrink_on_load", kOutput),
-    plain<&Options::max_pixels>("max_pixels", kOutput),
-    named<&Options::resize, parse_resize>("resize", kOutput),
-    named<&Options::crop, parse_crop>("crop", kOutput),
-    {"interp", kOutput, [](const Options& o) { return json(to_string(o.method.interp)); },
-     [](Options& o, const json& j) { o.method.interp = parse_interp(text_of(j)); }},
-    {"antialias", kOutput, [](const Options& o) { return json(o.method.antialias); },
-     [](Options& o, const json& j) { j.get_to(o.method.antialias); }},
-    plain<&Options::pad_value>("pad_value", kOutput),
-    {"channels", kOutput, [](const Options& o) { return json(channels_name(o.bgr)); },
-     [](Options& o, const json& j) { o.bgr = parse_channels_bgr(text_of(j)); }},
-    plain<&Options::scale>("scale", kOutput),
-    plain<&Options::mean>("mean", kOutput),
-    plain<&Options::std>("std", kOutput),
-    named<&Options::layout, parse_layout>("layout", kOutput),
-    named<&Options::dtype, parse_dtype>("dtype", kOutput),
-    named<&Options::format, parse_format>("format", kOutput),
     plain<&Options::shard_size>("shard_size", kOutput),
-    plain<&Options::image_format>("image_format", kOutput),
-    plain<&Options::quality>("quality", kOutput),
-    plain<&Options::strip>("strip", kOutput),
     {"shard", kOutput,
-     [](const Options& o) {
-       return json(std::to_string(o.shard.index) + "/" + std::to_string(o.shard.count));
+     [](const RunOptions& o) {
+       return json(std::to_string(o.slice.index) + "/" + std::to_string(o.slice.count));
      },
-     [](Options& o, const json& j) { o.shard = parse_shard(text_of(j)); }},
+     [](RunOptions& o, const json& j) { o.slice = parse_slice(text_of(j)); }},
     path<&Options::classes>("classes", kOutput),
     plain<&Options::max_errors>("max_errors", kRun),
-    plain<&Options::preset>("preset", kRun),
 };
+
+// Adds the fields of one part to `config`; only those deciding the output with `deciding`.
+template <class Part, size_t N>
+void write_fields(const Field<Part> (&fields)[N], const Part& part, json& config,
+                  bool deciding = false) {
+  for (const Field<Part>& f : fields)
+    if (!deciding || f.decides_output) config[f.key] = f.get(part);
+}
+
+template <class Part, size_t N>
+void read_fields(const Field<Part> (&fields)[N], const json& config, Part& part) {
+  for (const Field<Part>& f : fields) f.set(part, config.at(f.key));
+}
 
 }  // namespace
 
 nlohmann::json output_settings(const Options& o) {
-  json settings;
-  for (const Field& f : kFields)
-    if (f.decides_output) settings[f.key] = f.get(o);
+  json settings = json::object();
+  write_fields(kProcessingFields, static_cast<const ProcessingOptions&>(o), settings, true);
+  write_fields(kRunFields, static_cast<const RunOptions&>(o), settings, true);
   return settings;
 }
 
-nlohmann::json to_json(const Options& o) {
+nlohmann::json to_json(const ProcessingOptions& o) {
   json config = json::object();
-  for (const Field& f : kFields) config[f.key] = f.get(o);
+  write_fields(kProcessingFields, o, config);
   return config;
+}
+
+nlohmann::json to_json(const Options& o) {
+  json config = to_json(static_cast<const ProcessingOptions&>(o));
+  write_fields(kRunFields, static_cast<const RunOptions&>(o), config);
+  return config;
+}
+
+ProcessingOptions processing_from_json(const nlohmann::json& j) {
+  ProcessingOptions o;
+  read_fields(kProcessingFields, j, o);
+  return o;
 }
 
 Options from_json(const nlohmann::json& j) {
   Options o;
-  for (const Field& f : kFields) f.set(o, j.at(f.key));
+  static_cast<ProcessingOptions&>(o) = processing_from_json(j);
+  read_fields(kRunFields, j, static_cast<RunOptions&>(o));
   return o;
 }
 

@@ -2,7 +2,7 @@
 
 namespace imgprep {
 
-OutputSpec make_output_spec(const Options& o) {
+OutputSpec make_output_spec(const ProcessingOptions& o) {
   OutputSpec spec;
   if (has_fixed_output_size(o.resize, o.crop)) {
     const Placement p = place(1, 1, o.resize, o.crop);

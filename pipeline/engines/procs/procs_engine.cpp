@@ -126,7 +126,7 @@ std::string describe_timeout(double seconds) {
 Dispatcher::Dispatcher(EngineRun& run, SinkStage& sink, size_t job_count)
     : run_(run),
       order_(job_count, sink),
-      config_(json_text(to_json(run.options))),
+      config_(json_text(to_json(run.processor.options()))),
       timeout_(std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(run.options.timeout_per_image))),
       timeout_reason_(describe_timeout(run.options.timeout_per_image)),
@@ -263,6 +263,8 @@ void Dispatcher::on_reply(Worker& worker, const Reply& reply) {
   slot.remap(reply.slot_size);
   job->width = reply.width;
   job->height = reply.height;
+  job->out_w = reply.out_w;
+  job->out_h = reply.out_h;
   job->error.assign(reply.error, strnlen(reply.error, sizeof reply.error));
   job->warning.assign(reply.warning, strnlen(reply.warning, sizeof reply.warning));
   if (job->ok()) {

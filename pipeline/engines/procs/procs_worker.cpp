@@ -81,6 +81,8 @@ int serve(const ImageProcessor& processor, std::vector<SharedSlot>& slots) {
     reply.seq = request.seq;
     reply.width = job.width;
     reply.height = job.height;
+    reply.out_w = job.out_w;
+    reply.out_h = job.out_h;
     copy_text(reply.error, job.error);
     copy_text(reply.warning, job.warning);
     if (job.ok()) {
@@ -110,7 +112,7 @@ int run_procs_worker(int argc, char** argv) {
     config.resize(static_cast<size_t>(got));
     std::vector<SharedSlot> slots;
     for (int fd : fds) slots.emplace_back(fd);
-    const Options options = from_json(nlohmann::json::parse(config));
+    const ProcessingOptions options = processing_from_json(nlohmann::json::parse(config));
     configure_codecs(options.max_pixels);
     const ImageProcessor processor(options);
 

@@ -2,7 +2,8 @@
 // socketpair per worker: one message per send, delivered whole and in order, and end-of-file
 // as soon as the other side is gone. Pixels never travel here; they are in the SharedSlots.
 //
-//   engine -> worker  once: the options (to_json) as text, with the slots' memfds attached
+//   engine -> worker  once: the processing options (to_json) as text, with the slots' memfds
+//                     attached
 //   worker -> engine  Reply{ready}
 //   engine -> worker  Request per image; the worker works through them in order
 //   worker -> engine  Reply{done} per Request, in the same order
@@ -41,6 +42,7 @@ struct Reply {
   uint32_t slot = 0;
   uint64_t seq = 0;
   int32_t width = 0, height = 0;  // as Job
+  int32_t out_w = 0, out_h = 0;   // as Job
   uint64_t output_size = 0;
   uint64_t slot_size = 0;         // the worker grew the slot to fit the output: map this much
   int64_t decode_ns = 0, transform_ns = 0;  // busy time, for the run's stage totals

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "imgprep/outputs/out_dir.h"
+#include "npy_header.h"
 
 namespace imgprep {
 namespace fs = std::filesystem;

@@ -1,6 +1,7 @@
 #include "imgprep/outputs/shard_writer.h"
 
 #include "block_writer.h"
+#include "npy_header.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,28 +10,6 @@
 #include <utility>
 
 namespace imgprep {
-
-std::string npy_header(const std::string& descr, const std::vector<int64_t>& shape,
-                       size_t min_size) {
-  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    dict += std::to_string(shape[i]);
-    if (i + 1 < shape.size() || shape.size() == 1) dict += ", ";
-  }
-  dict += "), }";
-  size_t total = 10 + dict.size() + 1;  // magic, version, length, dict, '\n'
-  total = std::max(total, min_size);
-  total = (total + 63) / 64 * 64;
-  dict.append(total - 10 - dict.size() - 1, ' ');
-  dict += '\n';
-  const auto len = static_cast<uint16_t>(dict.size());
-  std::string header = "\x93NUMPY";
-  header += '\x01';
-  header += '\x00';
-  header += static_cast<char>(len & 0xff);
-  header += static_cast<char>(len >> 8);
-  return header + dict;
-}
 
 ShardWriter::ShardWriter(std::filesystem::path dir, int shard_size, std::string descr,
                          std::vector<int64_t> item_shape, bool labels, int64_t expected_rows,

@@ -27,8 +27,8 @@ struct InputList {
   std::vector<std::string> walk_errors;  // unreadable folders, symlink loops
 };
 
-// K of N (0 <= K < N): the K-th of N contiguous, nearly equal slices of the ordered list.
-struct ShardSpec {
+// --shard K/N (0 <= K < N): the K-th of N contiguous, nearly equal slices of the ordered list.
+struct InputSlice {
   int index = 0;
   int count = 1;
 };
@@ -56,7 +56,7 @@ struct InputError : std::runtime_error {
 // class the file does not name, and a list file with integer labels, are refused.
 // An INPUT with no images at all is refused ("no images in INPUT"); an empty --shard slice of
 // a non-empty one is not.
-InputList list_inputs(const std::filesystem::path& input, const ShardSpec& shard = {},
+InputList list_inputs(const std::filesystem::path& input, const InputSlice& slice = {},
                       const std::filesystem::path& exclude = {},
                       const std::filesystem::path& classes_file = {});
 

@@ -36,9 +36,10 @@ struct Scratch {
 
 class ImageProcessor {
  public:
-  explicit ImageProcessor(const Options& options);
+  explicit ImageProcessor(const ProcessingOptions& options);
 
-  // Fills job.output from job.encoded, or sets job.error. Never throws for bad input.
+  // Fills job.output and job.out_w/out_h from job.encoded, or sets job.error. Never throws for
+  // bad input.
   void process(Job& job, Scratch& scratch, RunStats& stats) const;
   // The CPU half for engines that resample elsewhere: decodes into job.decoded and sets
   // job.plan (relative to the decoded region) and job.out_w/out_h, or sets job.error.
@@ -47,6 +48,7 @@ class ImageProcessor {
   void finish_output(Job& job) const;
 
   const OutputSpec& spec() const { return spec_; }
+  const ProcessingOptions& options() const { return options_; }
 
  private:
   // Encodes job.output, with icc_profile (that of the decoded input) embedded.
@@ -55,7 +57,7 @@ class ImageProcessor {
   void prepare(Job& job, Scratch& scratch, RunStats& stats, DecodedImage& image,
                ResizePlan& plan, Placement& placement) const;
 
-  Options options_;
+  ProcessingOptions options_;
   DecodeOptions decode_;
   OutputSpec spec_;
 };

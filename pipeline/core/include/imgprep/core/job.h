@@ -86,7 +86,7 @@ struct Job {
   // Engines that resample elsewhere (the GPU) carry the decoded pixels and their plan.
   DecodedImage decoded;
   ResizePlan plan;
-  int out_w = 0, out_h = 0;
+  int out_w = 0, out_h = 0;      // the output's size, once processed
   int width = 0, height = 0;     // original size, upright; 0 when unknown
   std::string error;             // set when the input failed
   std::string warning;

@@ -52,7 +52,7 @@ struct ProcessingOptions {
   std::string preset;  // informational: the preset the values came from
 };
 
-// What the run as a whole is configured with: paths, engines, parallelism, sharding, resume,
+// What the run as a whole is configured with: paths, engines, parallelism, the input slice, resume,
 // progress.
 struct RunOptions {
   std::filesystem::path input;
@@ -74,7 +74,7 @@ struct RunOptions {
 
   // Outputs.
   int shard_size = 1024;
-  ShardSpec shard;
+  InputSlice slice;  // --shard K/N: the part of the ordered inputs this run takes
   std::filesystem::path classes;  // --classes: the label of each class name; empty: sorted order
 
   // The run.
@@ -108,7 +108,7 @@ CropSpec parse_crop(const std::string& text);      // center:WxH center:S none
 Interp parse_interp(const std::string& text);  // also bilinear, bicubic, box
 // "a,b,c" or "a"; messages name `flag`.
 std::array<float, 3> parse_triplet(const std::string& text, const std::string& flag);
-ShardSpec parse_shard(const std::string& text);               // "K/N"
+InputSlice parse_slice(const std::string& text);  // --shard "K/N"
 
 std::string to_string(const ResizeSpec& resize);
 std::string to_string(const CropSpec& crop);
@@ -135,9 +135,12 @@ void validate(const Options& options);
 
 // The full resolved configuration, as recorded in meta.json.
 nlohmann::json to_json(const Options& options);
-// The inverse of to_json (how the procs engine hands its options to worker processes). Throws
-// UsageError or nlohmann::json::exception for a document that to_json did not write.
+// The inverse of to_json. Throws UsageError or nlohmann::json::exception for a document that
+// to_json did not write.
 Options from_json(const nlohmann::json& config);
+// The processing part alone (how the procs engine hands it to worker processes), and back.
+nlohmann::json to_json(const ProcessingOptions& options);
+ProcessingOptions processing_from_json(const nlohmann::json& config);
 // The settings that decide the output bytes (what --resume requires to be unchanged).
 nlohmann::json output_settings(const Options& options);
 

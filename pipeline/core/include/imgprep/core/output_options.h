@@ -7,6 +7,6 @@
 namespace imgprep {
 
 // width/height are left 0 when the output size varies per image.
-OutputSpec make_output_spec(const Options& options);
+OutputSpec make_output_spec(const ProcessingOptions& options);
 
 }  // namespace imgprep

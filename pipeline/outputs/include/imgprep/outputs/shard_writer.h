@@ -14,11 +14,6 @@ namespace imgprep {
 
 class BlockWriter;
 
-// The .npy (format 1.0) header for an array, padded with spaces so that its length is a
-// multiple of 64 and at least min_size bytes.
-std::string npy_header(const std::string& descr, const std::vector<int64_t>& shape,
-                       size_t min_size = 0);
-
 class ShardWriter {
  public:
   // descr: numpy dtype string ("<f4", "<f2", "|u1"); item_shape: one tensor's shape;

@@ -1,4 +1,4 @@
-#include "imgprep/commands/progress.h"
+#include "progress.h"
 
 #include <sys/ioctl.h>
 #include <unistd.h>

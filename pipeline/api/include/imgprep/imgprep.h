@@ -1,0 +1,222 @@
+// imgprep's library API: what the imgprep command runs, and the one seam for bindings (the Python
+// package) and drivers (a cluster's tasks).
+//   resolve_config   a preset plus named overrides, by the command's rules  -> Options
+//   plan_job         what a job would take: its engine and its listed, labelled inputs
+//   run_job          what `imgprep run` does                                 -> JobSummary
+//   process_images   inputs in, each image's tensor (or its error) handed to a callback in input
+//                    order as it is ready, with bounded memory; ImageStream is its pull form.
+// Errors that end a call are exceptions: UsageError (bad options), InputError (INPUT), OutputError
+// (OUT, the disk), GpuError, WorkerError. A bad image never is: it is a failed row or image.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "imgprep/codecs/bytes.h"
+#include "imgprep/core/engine_kind.h"
+#include "imgprep/core/options.h"
+#include "imgprep/core/run_stats.h"
+#include "imgprep/datasets/input_list.h"
+
+namespace imgprep {
+
+// ---- Configuration --------------------------------------------------------------------------
+
+// Which command's options: bench has no output, engine choice, resume or error limit.
+enum class ConfigFor { run, bench };
+
+// A value as given, with its number already read for the settings that take one.
+struct SettingValue {
+  const std::string& text;
+  int64_t integer = 0;
+  double number = 0;
+};
+
+// One option of the command, by its long name.
+struct Setting {
+  enum class Kind { text, flag, integer, big_integer, number };
+  const char* name;        // without the dashes: "resize", "io-threads"
+  const char* short_name;  // "q" for -q; nullptr when none
+  const char* group;       // its section of --help
+  const char* help;
+  Kind kind;               // flag: takes no value; integer: int; big_integer: int64
+  bool run_only;           // not an option of bench
+  void (*apply)(Options&, const SettingValue&);
+  const char* bench_help = nullptr;  // bench's help, where it differs
+};
+// Every setting, in the order the command lists them (and applies them: --no-upscale after
+// --resize).
+std::span<const Setting> settings();
+
+// A setting by name ("io-threads" or "io_threads"), its value as on the command line; a flag's
+// value is "true" (or empty) to set it and "false" to leave it as the preset has it.
+struct Override {
+  std::string name;
+  std::string value;
+};
+
+// Defaults, then the preset (none when empty), then the overrides in settings() order. Throws
+// UsageError, with the command's message, for an unknown preset or setting, a bad value, and a
+// setting the job would ignore (--quality with npy output, --workers without procs...). Input and
+// output paths are left empty for the caller to set.
+Options resolve_config(const std::string& preset, const std::vector<Override>& overrides,
+                       ConfigFor use = ConfigFor::run);
+
+// ---- Whole jobs -----------------------------------------------------------------------------
+
+// Stops a job early, from another thread or from a signal handler (request() is
+// async-signal-safe): what is complete is kept, and the same job with resume continues it.
+class JobStop {
+ public:
+  static constexpr int kByCaller = -1;  // a reason that is no signal
+  void request(int reason = kByCaller) noexcept {
+    int none = 0;
+    reason_.compare_exchange_strong(none, reason);
+    stop_.store(true);
+  }
+  int reason() const noexcept { return reason_.load(); }  // 0 until requested
+  // What the engines poll: also set when --max-errors is exceeded or a stage fails.
+  std::atomic<bool>& flag() noexcept { return stop_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> reason_{0};
+};
+
+// The engine a job takes and why, in one line ("engine cpu (tbb: 8 threads; no GPU: ...)").
+struct EngineChoice {
+  EngineKind kind = EngineKind::tbb;
+  std::string line;
+};
+
+// What a job would do, found without decoding or writing anything.
+struct JobPlan {
+  EngineChoice engine;
+  InputList inputs;  // listed, labelled and sliced (--shard) as the job will take them
+};
+// Validates the options, chooses the engine (--engine auto: the GPU when usable; --engine gpu
+// without one throws UsageError), checks that OUT lies apart from INPUT and lists the inputs.
+JobPlan plan_job(const Options& options);
+
+// What a job did, as data.
+struct JobSummary {
+  std::string engine;              // the engine line
+  int64_t inputs = 0;              // the job's inputs (after --shard), resumed ones included
+  int64_t processed = 0;           // succeeded in this call
+  int64_t failed = 0;              // failed in this call
+  int64_t failed_in_all = 0;       // failed, with those of the interrupted calls it resumed
+  size_t skipped = 0;              // files of INPUT's walk that are no image
+  double seconds = 0;              // wall time of the engine
+  double busy_seconds[static_cast<int>(Stage::count)] = {};  // per Stage, all threads together
+  std::vector<std::string> warnings;  // the walk's: unreadable folders, symlink loops
+  bool already_complete = false;   // resume of a complete OUT: nothing was done
+  bool stopped_early = false;      // more than max_errors inputs failed
+  int interrupted = 0;             // JobStop's reason when it stopped the job, else 0
+  int64_t resumable_from = 0;      // when interrupted: inputs in complete shards (npy)
+  nlohmann::json output;           // meta.json's "output": files, shards, sizes
+  std::filesystem::path manifest;  // OUT/manifest.jsonl
+
+  double images_per_second() const {
+    return seconds > 0 ? static_cast<double>(processed + failed) / seconds : 0.0;
+  }
+  // `imgprep run`'s: 0 all succeeded; 1 some failed or stopped early; 128 + the signal when
+  // interrupted by one.
+  int exit_code() const;
+};
+
+// Runs a whole job (options.input into options.output) as `imgprep run` does: the same files,
+// byte for byte. Progress goes to stderr unless options.quiet; nothing else is printed. `stop`
+// (optional) interrupts it. options.dry_run is refused: plan_job describes a job instead.
+JobSummary run_job(const Options& options, JobStop* stop = nullptr);
+
+// ---- Streaming ------------------------------------------------------------------------------
+
+// One processed input, as process_images hands it over; the views last until the callback
+// returns.
+struct ProcessedImage {
+  size_t index = 0;                   // its position in the inputs
+  const InputItem* input = nullptr;
+  std::span<const uint8_t> data;      // the tensor (options' layout, dtype and channels; no
+                                      // header), or the encoded file for format images; empty
+                                      // when failed
+  int width = 0, height = 0;          // the tensor's or image file's size
+  int source_width = 0, source_height = 0;  // the input's, upright; 0 when unknown
+  std::string_view error;             // why it failed; empty when it succeeded
+  std::string_view warning;           // e.g. a corrupt-but-decodable JPEG
+  bool ok() const { return error.empty(); }
+};
+
+struct StreamSummary {
+  std::string engine;
+  int64_t processed = 0, failed = 0;
+  double seconds = 0;
+  bool stopped = false;  // the callback, max_errors or `stop` ended it before the last input
+};
+
+// Processes `inputs` with the engine the options choose (engine, cpu_engine, device, batch,
+// threads, in_flight), calling on_image from one thread, in input order, as each is ready. At
+// most the options' in-flight images are held besides the one being handed over, however many
+// inputs. on_image returns false to stop: no image after it is handed over. Throws what ends a
+// run (UsageError for bad options, GpuError, WorkerError, or what on_image throws). The procs
+// engine starts workers from this executable: its main() must hand kWorkerArgument to
+// run_procs_worker, as imgprep's does.
+StreamSummary process_images(const std::vector<InputItem>& inputs, const Options& options,
+                             const std::function<bool(const ProcessedImage&)>& on_image,
+                             JobStop* stop = nullptr);
+
+// An image of an ImageStream, owning its bytes.
+struct StreamedImage {
+  size_t index = 0;
+  Bytes data;
+  int width = 0, height = 0;
+  int source_width = 0, source_height = 0;
+  std::string error, warning;
+  bool ok() const { return error.empty(); }
+};
+
+// process_images as a pull iterator: the engine runs on a thread of its own from construction,
+// and at most `depth` processed images wait for next() (besides the engine's own in-flight
+// ones). Destroying it (or close()) stops the engine and waits for its threads.
+class ImageStream {
+ public:
+  ImageStream(std::vector<InputItem> inputs, Options options, size_t depth = 8);
+  ~ImageStream();
+  ImageStream(const ImageStream&) = delete;
+  ImageStream& operator=(const ImageStream&) = delete;
+
+  // The next image in input order, waiting for it; nullopt after the last. Rethrows what ended
+  // the run early.
+  std::optional<StreamedImage> next();
+  // Stops the engine (images in flight are dropped) and waits for it. Idempotent.
+  void close();
+
+ private:
+  void produce();
+
+  const std::vector<InputItem> inputs_;
+  const Options options_;
+  const size_t depth_;
+  JobStop stop_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<StreamedImage> ready_;
+  bool done_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;  // last: starts once everything above exists
+};
+
+}  // namespace imgprep
