@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages imgprep needs, and only those that are missing.
 # Usage: scripts/setup.sh [build|test|bench]   (default build; test and bench add Python tools)
-# Runs apt-get as root, or through sudo for other users. bench also makes bench/.venv (Debian's
+# Runs apt-get as root, or through sudo for other users. test (and bench) also make .venv, the
+# Python package's virtual environment: Debian's python3 with --system-site-packages (so Debian's
+# numpy and torch stay visible) plus pip's nanobind and scikit-build-core, with the package of
+# the build tree (build/python) on its path. bench also makes bench/.venv (Debian's
 # python3 with --system-site-packages, plus pip's nvidia-dali-cuda130 for bench/peers/dali_cpu.py)
 # when it is missing; a pip failure there only prints a message (the DALI peer then reports
 # itself unavailable).
@@ -9,7 +12,8 @@ set -euo pipefail
 
 build=(build-essential cmake pkg-config libopencv-dev libtbb-dev libjpeg62-turbo-dev
        libturbojpeg0-dev libpng-dev libexif-dev libcli11-dev nlohmann-json3-dev libgtest-dev)
-test=(python3 python3-numpy python3-pil python3-opencv python3-pytest python3-torchvision
+test=(python3 python3-dev python3-venv python3-numpy python3-pil python3-opencv python3-pytest
+      python3-torchvision
       python3-jsonschema python3-tifffile clang libclang-rt-14-dev valgrind libjxl-testdata)
 bench=(time libvips-tools imagemagick python3-torch python3-venv)
 
@@ -34,9 +38,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# The Python package's virtual environment, only when it is missing or lacks a build tool.
+if [ "${1:-build}" != build ]; then
+  venv="$root/.venv"
+  if ! "$venv/bin/python" -c 'import nanobind, scikit_build_core' >/dev/null 2>&1; then
+    echo "setup: making $venv with nanobind and scikit-build-core (pip)"
+    [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      "nanobind>=2.0" "scikit-build-core>=0.10"
+  fi
+  # `import imgprep` in the venv finds the package the build lays out in build/python.
+  site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  echo "$root/build/python" >"$site/imgprep-build-tree.pth"
+fi
+
 # The DALI peer's virtual environment, only when it is missing or lacks DALI.
 if [ "${1:-build}" = bench ]; then
-  venv="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/bench/.venv"
+  venv="$root/bench/.venv"
   if ! "$venv/bin/python" -c 'import nvidia.dali' >/dev/null 2>&1; then
     echo "setup: making $venv with nvidia-dali-cuda130 (pip)"
     if ! { [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"; } ||

@@ -21,14 +21,30 @@ struct Plugin {
   std::string error;
 };
 
-// Where the plugin may be, in order: an install's PREFIX/lib/imgprep for PREFIX/bin/imgprep,
-// then beside the executable (the build tree's bin), both from the executable's real path (so
-// a copied or symlinked install works), then the loader's search path.
-std::vector<std::filesystem::path> plugin_folders() {
+// The real path of the file holding this code: the shared library that links the codecs (the
+// Python module), else the executable; empty when unknown. (For code in the executable itself,
+// dladdr names argv[0], which may be relative to another folder: /proc/self/exe is used.)
+std::filesystem::path this_binary() {
   std::error_code ec;
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&this_binary), &info) != 0 && info.dli_fname) {
+    const std::string name = info.dli_fname;
+    if (name.ends_with(".so") || name.find(".so.") != std::string::npos) {
+      const std::filesystem::path path = std::filesystem::canonical(name, ec);
+      if (!ec) return path;
+    }
+  }
   const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  return {exe.parent_path().parent_path() / "lib" / "imgprep", exe.parent_path()};
+  return ec ? std::filesystem::path() : exe;
+}
+
+// Where the plugin may be, in order: an install's PREFIX/lib/imgprep for PREFIX/bin/imgprep,
+// then beside the binary holding this code (the build tree's bin, the Python package), both
+// from its real path (so a copied or symlinked install works), then the loader's search path.
+std::vector<std::filesystem::path> plugin_folders() {
+  const std::filesystem::path binary = this_binary();
+  if (binary.empty()) return {};
+  return {binary.parent_path().parent_path() / "lib" / "imgprep", binary.parent_path()};
 }
 
 // Loads the first plugin found; the reason it cannot be loaded is that of the first file that

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <string>
 
 #include "imgprep/engines/procs_engine.h"
 #include "worker_protocol.h"
@@ -16,6 +18,14 @@ extern char** environ;
 
 namespace imgprep {
 namespace {
+
+std::mutex g_executable_mutex;
+std::string g_executable = "/proc/self/exe";
+
+std::string worker_executable() {
+  std::lock_guard lock(g_executable_mutex);
+  return g_executable;
+}
 
 // posix_spawn's settings, freed however the spawn goes.
 struct SpawnSetup {
@@ -44,6 +54,11 @@ struct SpawnSetup {
 
 }  // namespace
 
+void set_worker_executable(const std::filesystem::path& executable) {
+  std::lock_guard lock(g_executable_mutex);
+  g_executable = executable.string();
+}
+
 WorkerProcess::WorkerProcess() {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
@@ -55,7 +70,8 @@ WorkerProcess::WorkerProcess() {
   int error;
   {
     SpawnSetup setup(fds[1]);
-    error = ::posix_spawn(&pid_, "/proc/self/exe", &setup.actions, &setup.attr, argv, environ);
+    const std::string executable = worker_executable();
+    error = ::posix_spawn(&pid_, executable.c_str(), &setup.actions, &setup.attr, argv, environ);
   }
   ::close(fds[1]);
   if (error != 0) {

@@ -1,5 +1,6 @@
 // One worker process of the procs engine, seen from the engine: started by posix_spawn of
-// /proc/self/exe with the hidden worker argument (never a fork of the multithreaded engine), in
+// the worker executable (set_worker_executable; /proc/self/exe by default) with the hidden worker
+// argument (never a fork of the multithreaded engine), in
 // a process group of its own so that a Ctrl-C reaches only the engine, which decides what to
 // stop. It inherits only its end of the control socket. Used by one thread.
 #pragma once

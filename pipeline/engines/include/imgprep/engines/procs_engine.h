@@ -4,6 +4,7 @@
 // image is replaced; that image becomes a failed row and the run goes on.
 #pragma once
 
+#include <filesystem>
 #include <stdexcept>
 
 #include "imgprep/engines/sink_stage.h"
@@ -18,6 +19,11 @@ struct WorkerError : std::runtime_error {
 
 // The hidden first argument that makes the imgprep executable a worker process.
 inline constexpr const char* kWorkerArgument = "__worker";
+
+// The executable that worker processes run: by default this process's own (imgprep's main()
+// hands kWorkerArgument to run_procs_worker). A library inside another program (the Python
+// module) points it at an imgprep executable. Set it before a run starts.
+void set_worker_executable(const std::filesystem::path& executable);
 
 // Throws WorkerError, or OutputError (the sink), after the run has drained. Call it from a
 // thread that outlives the run: the workers' parent-death signal follows the thread that

@@ -1,0 +1,206 @@
+// imgprep._imgprep: the library API (imgprep/imgprep.h) for Python. The Python side
+// (imgprep/__init__.py) turns keyword arguments into overrides and results into dicts; everything
+// here releases the GIL while C++ works.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "imgprep/core/json_text.h"
+#include "imgprep/core/output_options.h"
+#include "imgprep/engines/gpu_engine.h"
+#include "imgprep/engines/procs_engine.h"
+#include "imgprep/imgprep.h"
+#include "imgprep/outputs/atomic_file.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace imgprep {
+namespace {
+
+ConfigFor config_for(const std::string& use) {
+  if (use == "run") return ConfigFor::run;
+  if (use == "bench") return ConfigFor::bench;
+  throw UsageError("use: expected run or bench, got '" + use + "'");
+}
+
+nb::list settings_list() {
+  nb::list out;
+  for (const Setting& s : settings()) {
+    nb::dict d;
+    d["name"] = s.name;
+    d["group"] = s.group;
+    d["help"] = s.help;
+    d["flag"] = s.kind == Setting::Kind::flag;
+    d["run_only"] = s.run_only;
+    out.append(d);
+  }
+  return out;
+}
+
+// Runs `work` on a thread of its own while this (Python's) thread waits without the GIL, looking
+// at Python's signals every 100 ms: Ctrl-C requests `stop` (as the command's first Ctrl-C does),
+// the work ends with what is complete kept, and then KeyboardInterrupt is raised.
+template <class Result>
+Result interruptible(JobStop& stop, const std::function<Result()>& work) {
+  std::packaged_task<Result()> task(work);
+  std::future<Result> result = task.get_future();
+  std::thread thread(std::move(task));
+  bool interrupted = false;
+  for (;;) {
+    std::future_status status;
+    {
+      nb::gil_scoped_release release;
+      status = result.wait_for(std::chrono::milliseconds(100));
+    }
+    if (status == std::future_status::ready) break;
+    if (!interrupted && PyErr_CheckSignals() != 0) {
+      interrupted = true;
+      stop.request(SIGINT);
+      nb::gil_scoped_release release;
+      result.wait();
+      break;
+    }
+  }
+  thread.join();
+  if (interrupted) throw nb::python_error();  // the KeyboardInterrupt PyErr_CheckSignals set
+  return result.get();
+}
+
+nb::dict summary_dict(const JobSummary& s) {
+  nb::dict d;
+  d["engine"] = s.engine;
+  d["inputs"] = s.inputs;
+  d["processed"] = s.processed;
+  d["failed"] = s.failed;
+  d["failed_in_all"] = s.failed_in_all;
+  d["skipped"] = s.skipped;
+  d["seconds"] = s.seconds;
+  d["images_per_second"] = s.images_per_second();
+  nb::dict busy;
+  for (int stage = 0; stage < static_cast<int>(Stage::count); ++stage)
+    busy[stage_name(static_cast<Stage>(stage))] = s.busy_seconds[stage];
+  d["busy_seconds"] = busy;
+  nb::list warnings;
+  for (const std::string& w : s.warnings) warnings.append(w);
+  d["warnings"] = warnings;
+  d["already_complete"] = s.already_complete;
+  d["stopped_early"] = s.stopped_early;
+  d["interrupted"] = s.interrupted != 0;
+  d["resumable_from"] = s.resumable_from;
+  d["output"] = json_text(s.output);  // parsed by the Python side
+  d["manifest"] = s.manifest.string();
+  d["exit_code"] = s.exit_code();
+  return d;
+}
+
+nb::dlpack::dtype dlpack_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return nb::dtype<float>();
+    case DType::uint8: return nb::dtype<uint8_t>();
+    case DType::float16:
+      return {static_cast<uint8_t>(nb::dlpack::dtype_code::Float), 16, 1};
+  }
+  return nb::dtype<float>();
+}
+
+// The tensors of `paths` in one array (N, C, H, W) or (N, H, W, C) that owns its buffer, and
+// per input None (it succeeded) or why it failed; a failed input's tensor is zeros.
+nb::tuple process(const std::vector<std::string>& paths, const Options& options) {
+  if (options.format != OutputFormat::npy)
+    throw UsageError("process() makes tensors: --format images writes files (use run())");
+  std::vector<InputItem> items;
+  items.reserve(paths.size());
+  for (const std::string& path : paths) items.push_back({path, path, kNoLabel});
+  const OutputSpec spec = make_output_spec(options);
+  const size_t item_bytes = spec.bytes();
+  const size_t total = item_bytes * items.size();
+  auto buffer = std::make_unique<uint8_t[]>(std::max<size_t>(total, 1));
+  std::memset(buffer.get(), 0, total);
+  std::vector<std::string> errors(items.size());
+  JobStop stop;
+  interruptible<StreamSummary>(stop, [&] {
+    return process_images(
+        items, options,
+        [&](const ProcessedImage& image) {
+          if (image.ok() && image.data.size() == item_bytes)
+            std::memcpy(buffer.get() + image.index * item_bytes, image.data.data(), item_bytes);
+          else if (image.ok())
+            errors[image.index] = "unexpected tensor size";
+          else
+            errors[image.index] = std::string(image.error);
+          return true;
+        },
+        &stop);
+  });
+  const size_t n = items.size(), h = spec.height, w = spec.width;
+  const size_t nchw[4] = {n, 3, h, w}, nhwc[4] = {n, h, w, 3};
+  uint8_t* data = buffer.release();
+  nb::capsule owner(data, [](void* bytes) noexcept { delete[] static_cast<uint8_t*>(bytes); });
+  nb::ndarray<nb::numpy> array(data, 4, options.layout == Layout::nchw ? nchw : nhwc, owner,
+                               nullptr, dlpack_dtype(options.dtype));
+  nb::list status;
+  for (const std::string& e : errors) {
+    if (e.empty())
+      status.append(nb::none());
+    else
+      status.append(e);
+  }
+  return nb::make_tuple(array, status);
+}
+
+}  // namespace
+}  // namespace imgprep
+
+NB_MODULE(_imgprep, m) {
+  using namespace imgprep;
+  m.doc() = "imgprep's C++ library; use the imgprep package rather than this module";
+  nb::exception<UsageError>(m, "UsageError", PyExc_ValueError);
+  nb::exception<InputError>(m, "InputError", PyExc_ValueError);
+  nb::exception<OutputError>(m, "OutputError", PyExc_OSError);
+  nb::exception<WorkerError>(m, "WorkerError", PyExc_RuntimeError);
+  nb::exception<GpuError>(m, "GpuError", PyExc_RuntimeError);
+
+  nb::class_<Options>(m, "Options")
+      .def("to_json", [](const Options& o) { return json_text(to_json(o)); })
+      .def_prop_ro("layout", [](const Options& o) { return std::string(to_string(o.layout)); })
+      .def_prop_ro("dtype", [](const Options& o) { return std::string(to_string(o.dtype)); });
+
+  m.def("settings", &settings_list);
+  m.def(
+      "resolve",
+      [](const std::string& preset, const std::vector<std::pair<std::string, std::string>>& pairs,
+         const std::string& use) {
+        std::vector<Override> overrides;
+        for (const auto& [name, value] : pairs) overrides.push_back({name, value});
+        return resolve_config(preset, overrides, config_for(use));
+      },
+      "preset"_a, "overrides"_a, "use"_a = "run");
+  m.def(
+      "run_job",
+      [](const Options& config, const std::string& input, const std::string& output) {
+        Options options = config;
+        options.input = input;
+        options.output = output;
+        JobStop stop;
+        return summary_dict(
+            interruptible<JobSummary>(stop, [&] { return run_job(options, &stop); }));
+      },
+      "options"_a, "input"_a, "output"_a);
+  m.def("process", &process, "paths"_a, "options"_a);
+  m.def(
+      "set_worker_executable",
+      [](const std::string& path) { set_worker_executable(path); }, "path"_a);
+}
