@@ -388,6 +388,7 @@ InputList list_inputs(const fs::path& input, const InputSlice& slice, const fs::
   if (list.items.empty()) throw InputError(no_images_in(input));
   if (!order.file.empty()) list.classes = order.names;  // all of them, whichever the inputs use
 
+  for (size_t i = 0; i < list.items.size(); ++i) list.items[i].key = i;
   list.unsliced = list.items.size();
   if (slice.count > 1) {
     const size_t n = list.items.size();

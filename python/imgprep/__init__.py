@@ -18,8 +18,9 @@ from typing import Any, Iterable, Sequence
 
 from . import _imgprep
 
-__all__ = ["Config", "run", "process", "settings", "UsageError", "InputError", "OutputError",
-           "WorkerError", "GpuError"]
+__all__ = ["Config", "run", "process", "settings", "Loader", "RandomResizedCrop",
+           "RandomHorizontalFlip", "UsageError", "InputError", "OutputError", "WorkerError",
+           "GpuError"]
 
 UsageError = _imgprep.UsageError      # a ValueError
 InputError = _imgprep.InputError      # a ValueError: INPUT is unusable
@@ -117,3 +118,6 @@ def process(paths: Iterable[str | os.PathLike], config: Config | None = None,
         config = config.replace(threads=threads)
     paths = [os.fspath(p) for p in paths]
     return _imgprep.process(paths, config._options)
+
+
+from .loader import Loader, RandomHorizontalFlip, RandomResizedCrop  # noqa: E402

@@ -7,6 +7,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
+#include <nanobind/stl/shared_ptr.h>
 
 #include <chrono>
 #include <csignal>
@@ -161,6 +162,73 @@ nb::tuple process(const std::vector<std::string>& paths, const Options& options)
   return nb::make_tuple(array, status);
 }
 
+// An array over `bytes` that keeps `owner` (a shared buffer) alive as long as it lives.
+nb::ndarray<nb::numpy> shared_array(std::shared_ptr<uint8_t[]> owner, uint8_t* bytes,
+                                    std::vector<size_t> shape, nb::dlpack::dtype dtype) {
+  auto* keep = new std::shared_ptr<uint8_t[]>(std::move(owner));
+  nb::capsule capsule(keep, [](void* p) noexcept {
+    delete static_cast<std::shared_ptr<uint8_t[]>*>(p);
+  });
+  return nb::ndarray<nb::numpy>(bytes, shape.size(), shape.data(), capsule, nullptr, dtype);
+}
+
+std::vector<InputItem> items_of(const std::vector<std::string>& paths,
+                                const std::vector<int64_t>& labels,
+                                const std::vector<uint64_t>& keys) {
+  if (labels.size() != paths.size() || keys.size() != paths.size())
+    throw UsageError("paths, labels and keys differ in length");
+  std::vector<InputItem> items(paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) items[i] = {paths[i], paths[i], labels[i], keys[i]};
+  return items;
+}
+
+// Waits for `ready` with the GIL released, looking at Python's signals every 100 ms (Ctrl-C
+// raises KeyboardInterrupt here; the caller's cleanup then stops the engine).
+template <class Ready>
+void wait_interruptibly(const Ready& ready) {
+  for (;;) {
+    bool done;
+    {
+      nb::gil_scoped_release release;
+      done = ready();
+    }
+    if (done) return;
+    if (PyErr_CheckSignals() != 0) throw nb::python_error();
+  }
+}
+
+// The next batch as (images, labels, keys, boxes, flipped, failed), or None after the last.
+nb::object next_batch(BatchStream& stream, const Options& options) {
+  wait_interruptibly([&] { return stream.ready_within(std::chrono::milliseconds(100)); });
+  std::optional<Batch> batch;
+  {
+    nb::gil_scoped_release release;
+    batch = stream.next();
+  }
+  if (!batch) return nb::none();
+  const OutputSpec spec = make_output_spec(options);
+  const size_t n = batch->count, h = spec.height, w = spec.width;
+  std::vector<size_t> shape = options.layout == Layout::nchw ? std::vector<size_t>{n, 3, h, w}
+                                                             : std::vector<size_t>{n, h, w, 3};
+  uint8_t* bytes = batch->tensors.get();
+  nb::object images =
+      nb::cast(shared_array(batch->tensors, bytes, shape, dlpack_dtype(options.dtype)));
+  auto labels = std::make_shared<std::vector<int64_t>>(std::move(batch->labels));
+  const size_t label_shape[1] = {n};
+  auto* keep = new std::shared_ptr<std::vector<int64_t>>(labels);
+  nb::capsule owner(keep, [](void* p) noexcept {
+    delete static_cast<std::shared_ptr<std::vector<int64_t>>*>(p);
+  });
+  nb::object label_array =
+      nb::cast(nb::ndarray<nb::numpy, int64_t>(labels->data(), 1, label_shape, owner));
+  nb::list boxes, failed;
+  for (const CropBox& b : batch->boxes) boxes.append(nb::make_tuple(b.x, b.y, b.width, b.height));
+  for (const Batch::Failure& f : batch->failed) failed.append(nb::make_tuple(f.index, f.error));
+  nb::list flipped;
+  for (uint8_t f : batch->flipped) flipped.append(f != 0);
+  return nb::make_tuple(images, label_array, batch->keys, boxes, flipped, failed);
+}
+
 }  // namespace
 }  // namespace imgprep
 
@@ -200,6 +268,55 @@ NB_MODULE(_imgprep, m) {
       },
       "options"_a, "input"_a, "output"_a);
   m.def("process", &process, "paths"_a, "options"_a);
+  m.def(
+      "with_augment",
+      [](const Options& config, int crop_w, int crop_h, double scale_min, double scale_max,
+         double ratio_min, double ratio_max, const std::string& interp, double flip_p,
+         uint64_t seed, uint64_t epoch) {
+        Options o = config;
+        Augment& a = o.augment;
+        a = Augment{crop_w, crop_h, scale_min, scale_max, ratio_min, ratio_max, flip_p, seed, epoch};
+        if (a.resized_crop()) {
+          o.resize = ResizeSpec{};
+          o.crop = CropSpec{};
+          if (!interp.empty()) o.method.interp = parse_interp(interp);
+        }
+        validate(o);
+        return o;
+      },
+      "options"_a, "crop_w"_a, "crop_h"_a, "scale_min"_a, "scale_max"_a, "ratio_min"_a,
+      "ratio_max"_a, "interp"_a, "flip_p"_a, "seed"_a, "epoch"_a);
+  m.def("shuffled_order", &shuffled_order, "n"_a, "seed"_a, "epoch"_a);
+  m.def(
+      "list_inputs",
+      [](const std::string& input, const std::string& classes) {
+        InputList list;
+        {
+          nb::gil_scoped_release release;
+          list = imgprep::list_inputs(input, {}, {}, classes);
+        }
+        std::vector<std::string> paths;
+        std::vector<int64_t> labels;
+        for (const InputItem& item : list.items) {
+          paths.push_back(item.path.string());
+          labels.push_back(item.label);
+        }
+        return nb::make_tuple(paths, labels, list.classes);
+      },
+      "input"_a, "classes"_a = "");
+
+  nb::class_<BatchStream>(m, "BatchStream")
+      .def(
+          "__init__",
+          [](BatchStream* self, const std::vector<std::string>& paths,
+             const std::vector<int64_t>& labels, const std::vector<uint64_t>& keys,
+             const Options& options, size_t batch_size, size_t prefetch) {
+            new (self) BatchStream(items_of(paths, labels, keys), options, batch_size, prefetch);
+          },
+          "paths"_a, "labels"_a, "keys"_a, "options"_a, "batch_size"_a, "prefetch"_a)
+      .def("next", [](BatchStream& s, const Options& o) { return next_batch(s, o); },
+           "options"_a)
+      .def("close", &BatchStream::close, nb::call_guard<nb::gil_scoped_release>());
   m.def(
       "set_worker_executable",
       [](const std::string& path) { set_worker_executable(path); }, "path"_a);

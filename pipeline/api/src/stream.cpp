@@ -2,8 +2,10 @@
 // instead of writing it.
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "imgprep/core/engine_run.h"
+#include "imgprep/core/output_options.h"
 #include "imgprep/core/output_sink.h"
 #include "imgprep/engines/engines.h"
 #include "imgprep/imgprep.h"
@@ -34,6 +36,8 @@ class CallbackSink final : public OutputSink {
     image.source_height = job.height;
     image.error = job.error;
     image.warning = job.warning;
+    image.box = job.box;
+    image.flipped = job.flipped;
     if (!on_image_(image)) {
       refused_ = true;
       stop_ = true;
@@ -82,61 +86,82 @@ StreamSummary process_images(const std::vector<InputItem>& inputs, const Options
 }
 
 ImageStream::ImageStream(std::vector<InputItem> inputs, Options options, size_t depth)
-    : inputs_(std::move(inputs)), options_(std::move(options)), depth_(std::max<size_t>(depth, 1)) {
-  thread_ = std::thread([this] { produce(); });
-}
-
-ImageStream::~ImageStream() { close(); }
-
-void ImageStream::produce() {
-  try {
-    process_images(
-        inputs_, options_,
-        [this](const ProcessedImage& image) {
-          StreamedImage owned{image.index,
-                              Bytes(image.data.begin(), image.data.end()),
-                              image.width,
-                              image.height,
-                              image.source_width,
-                              image.source_height,
-                              std::string(image.error),
-                              std::string(image.warning)};
-          std::unique_lock lock(mutex_);
-          changed_.wait(lock, [&] { return ready_.size() < depth_ || stop_.reason() != 0; });
-          if (stop_.reason() != 0) return false;
-          ready_.push_back(std::move(owned));
-          changed_.notify_all();
-          return true;
-        },
-        &stop_);
-  } catch (...) {
-    std::lock_guard lock(mutex_);
-    error_ = std::current_exception();
-  }
-  std::lock_guard lock(mutex_);
-  done_ = true;
-  changed_.notify_all();
-}
-
-std::optional<StreamedImage> ImageStream::next() {
-  std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return !ready_.empty() || done_; });
-  if (ready_.empty()) {
-    if (error_) std::rethrow_exception(error_);
-    return std::nullopt;
-  }
-  StreamedImage image = std::move(ready_.front());
-  ready_.pop_front();
-  changed_.notify_all();
-  return image;
+    : inputs_(std::move(inputs)), options_(std::move(options)), ready_(depth) {
+  thread_ = std::thread([this] {
+    try {
+      process_images(
+          inputs_, options_,
+          [this](const ProcessedImage& image) {
+            return ready_.push({image.index, Bytes(image.data.begin(), image.data.end()),
+                                image.width, image.height, image.source_width,
+                                image.source_height, std::string(image.error),
+                                std::string(image.warning), image.box, image.flipped});
+          },
+          &stop_);
+      ready_.finish();
+    } catch (...) {
+      ready_.finish(std::current_exception());
+    }
+  });
 }
 
 void ImageStream::close() {
-  {
-    std::lock_guard lock(mutex_);
-    stop_.request();
-    changed_.notify_all();
-  }
+  stop_.request();
+  ready_.close();
+  if (thread_.joinable()) thread_.join();
+}
+
+BatchStream::BatchStream(std::vector<InputItem> inputs, Options options, size_t batch_size,
+                         size_t prefetch)
+    : inputs_(std::move(inputs)),
+      options_(std::move(options)),
+      batch_size_(std::max<size_t>(batch_size, 1)),
+      ready_(prefetch) {
+  thread_ = std::thread([this] {
+    try {
+      const size_t bytes = make_output_spec(options_).bytes();
+      if (options_.format != OutputFormat::npy || bytes == 0)
+        throw UsageError("batches need tensors of one size: a crop, a WxH or letterbox resize, "
+                         "or a RandomResizedCrop");
+      Batch batch;
+      const auto start_batch = [&] {
+        batch = Batch{};
+        batch.tensor_bytes = bytes;
+        batch.tensors.reset(new uint8_t[batch_size_ * bytes]);
+      };
+      start_batch();
+      size_t seen = 0;  // inputs of the batch in progress
+      process_images(
+          inputs_, options_,
+          [&](const ProcessedImage& image) {
+            if (image.ok() && image.data.size() == bytes) {
+              std::memcpy(batch.tensors.get() + batch.count * bytes, image.data.data(), bytes);
+              ++batch.count;
+              batch.labels.push_back(image.input->label);
+              batch.keys.push_back(image.input->key);
+              batch.boxes.push_back(image.box);
+              batch.flipped.push_back(image.flipped);
+            } else {
+              batch.failed.push_back(
+                  {image.index, image.ok() ? "unexpected tensor size" : std::string(image.error)});
+            }
+            if (++seen < batch_size_ && image.index + 1 < inputs_.size()) return true;
+            seen = 0;
+            if (!ready_.push(std::move(batch))) return false;
+            start_batch();
+            return true;
+          },
+          &stop_);
+      ready_.finish();
+    } catch (...) {
+      ready_.finish(std::current_exception());
+    }
+  });
+}
+
+void BatchStream::close() {
+  stop_.request();
+  ready_.close();
   if (thread_.joinable()) thread_.join();
 }
 

@@ -13,6 +13,8 @@ ImageProcessor::ImageProcessor(const ProcessingOptions& options)
   decode_.max_pixels = options.max_pixels;
   decode_.resize = options.resize;
   decode_.crop = options.crop;
+  // A resized crop's box is drawn on the full image, and torchvision crops from a full decode.
+  if (options.augment.resized_crop()) decode_.shrink_on_load = ShrinkOnLoad::off;
   if (options.format == OutputFormat::images) {
     // Files hold 8-bit pixels in OpenCV's encoder order.
     spec_.layout = Layout::nhwc;
@@ -36,6 +38,19 @@ void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage
   const ImageInfo info = s.decoder.open(job.encoded, decode_);
   job.width = info.width;
   job.height = info.height;
+  const Augment& augment = options_.augment;
+  AugmentDraw draw;
+  if (augment.active()) {
+    draw = draw_augment(augment, info.width, info.height, job.item->key);
+    job.box = draw.box;
+    job.flipped = draw.flip;
+  }
+  if (augment.resized_crop()) {
+    placement = Placement{augment.crop_w, augment.crop_h, augment.crop_w, augment.crop_h, 0, 0};
+    plan = make_box_plan(draw.box, augment.crop_w, augment.crop_h, options_.method);
+    finish_plan(s, draw, stats, image, plan, job);
+    return;
+  }
   placement = place(info.width, info.height, options_.resize, options_.crop);
   const PlanKey key{info.decoded_width, info.decoded_height, info.extent_w, info.extent_h,
                     placement.resized_w, placement.resized_h, placement.out_w, placement.out_h,
@@ -46,6 +61,12 @@ void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage
     s.last_key = key;
   }
   plan = s.last_plan;  // copies into plan's existing storage
+  finish_plan(s, draw, stats, image, plan, job);
+}
+
+void ImageProcessor::finish_plan(Scratch& s, const AugmentDraw& draw, RunStats& stats,
+                                 DecodedImage& image, ResizePlan& plan, Job& job) const {
+  if (draw.flip) flip_horizontally(plan);
   decode_window(s.decoder, plan, image);
   stats.decoded_bytes.fetch_add(int64_t{image.width} * image.height * 3, std::memory_order_relaxed);
   job.warning = image.warning;

@@ -145,7 +145,32 @@ void validate_normalization(const Options& o) {
   }
 }
 
+// RandomResizedCrop's and RandomHorizontalFlip's parameters, with torchvision's names.
+void validate_augment(const Options& o) {
+  const Augment& a = o.augment;
+  if (a.resized_crop()) {
+    check_size(a.crop_w, a.crop_h, "RandomResizedCrop size");
+    if (o.resize.mode != ResizeMode::none || o.crop.center)
+      throw UsageError("RandomResizedCrop replaces resize and crop: leave them none");
+  }
+  if (!(a.scale_min > 0 && a.scale_min <= a.scale_max && std::isfinite(a.scale_max)))
+    throw UsageError("RandomResizedCrop scale: expected 0 < min <= max, got (" +
+                     number_text(a.scale_min) + ", " + number_text(a.scale_max) + ")");
+  if (!(a.ratio_min > 0 && a.ratio_min <= a.ratio_max && std::isfinite(a.ratio_max)))
+    throw UsageError("RandomResizedCrop ratio: expected 0 < min <= max, got (" +
+                     number_text(a.ratio_min) + ", " + number_text(a.ratio_max) + ")");
+  if (!(a.flip_p >= 0 && a.flip_p <= 1))
+    throw UsageError("RandomHorizontalFlip p: expected 0..1, got " + number_text(a.flip_p));
+}
+
 }  // namespace
+
+std::pair<int, int> ProcessingOptions::fixed_output_size() const {
+  if (augment.resized_crop()) return {augment.crop_w, augment.crop_h};
+  if (!has_fixed_output_size(resize, crop)) return {0, 0};
+  const Placement p = place(1, 1, resize, crop);
+  return {p.out_w, p.out_h};
+}
 
 int RunOptions::resolved_threads() const {
   return threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
@@ -321,7 +346,8 @@ void validate(const Options& o) {
     throw UsageError("--resume continues npy shards; --format images has none to resume");
   if (o.resize.mode == ResizeMode::none && o.resize.no_upscale)
     throw UsageError("--no-upscale needs a --resize (shorter:S, longer:S, WxH or letterbox:WxH)");
-  if (o.format == OutputFormat::npy && !has_fixed_output_size(o.resize, o.crop))
+  validate_augment(o);
+  if (o.format == OutputFormat::npy && o.fixed_output_size().first == 0)
     throw UsageError(
         "npy shards need one output size for every image: add --crop center:WxH, use "
         "--resize WxH (not shrink-only) or letterbox:WxH, or a --preset");
@@ -427,6 +453,28 @@ const ProcessingField kProcessingFields[] = {
     plain<&Options::image_format>("image_format", kOutput),
     plain<&Options::quality>("quality", kOutput),
     plain<&Options::strip>("strip", kOutput),
+    {"augment", kOutput,
+     [](const ProcessingOptions& o) {
+       const Augment& a = o.augment;
+       return json{{"resized_crop", {a.crop_w, a.crop_h}},
+                   {"scale", {a.scale_min, a.scale_max}},
+                   {"ratio", {a.ratio_min, a.ratio_max}},
+                   {"flip_p", a.flip_p},
+                   {"seed", a.seed},
+                   {"epoch", a.epoch}};
+     },
+     [](ProcessingOptions& o, const json& j) {
+       Augment& a = o.augment;
+       j.at("resized_crop").at(0).get_to(a.crop_w);
+       j.at("resized_crop").at(1).get_to(a.crop_h);
+       j.at("scale").at(0).get_to(a.scale_min);
+       j.at("scale").at(1).get_to(a.scale_max);
+       j.at("ratio").at(0).get_to(a.ratio_min);
+       j.at("ratio").at(1).get_to(a.ratio_max);
+       j.at("flip_p").get_to(a.flip_p);
+       j.at("seed").get_to(a.seed);
+       j.at("epoch").get_to(a.epoch);
+     }},
     plain<&Options::preset>("preset", kRun),
 };
 

@@ -1,14 +1,12 @@
 #include "imgprep/core/output_options.h"
 
+#include <tuple>
+
 namespace imgprep {
 
 OutputSpec make_output_spec(const ProcessingOptions& o) {
   OutputSpec spec;
-  if (has_fixed_output_size(o.resize, o.crop)) {
-    const Placement p = place(1, 1, o.resize, o.crop);
-    spec.width = p.out_w;
-    spec.height = p.out_h;
-  }
+  std::tie(spec.width, spec.height) = o.fixed_output_size();
   spec.layout = o.layout;
   spec.dtype = o.dtype;
   spec.bgr = o.bgr;

@@ -43,6 +43,8 @@ struct Reply {
   uint64_t seq = 0;
   int32_t width = 0, height = 0;  // as Job
   int32_t out_w = 0, out_h = 0;   // as Job
+  int32_t box[4] = {};            // as Job: x, y, width, height
+  bool flipped = false;           // as Job
   uint64_t output_size = 0;
   uint64_t slot_size = 0;         // the worker grew the slot to fit the output: map this much
   int64_t decode_ns = 0, transform_ns = 0;  // busy time, for the run's stage totals

@@ -16,6 +16,9 @@ struct InputItem {
   std::filesystem::path path;  // where to read it
   std::string rel;             // as reported: relative to INPUT (folder) or as listed (list)
   int64_t label = kNoLabel;
+  // What seeded augmentation is keyed by: the input's position in the whole ordered list (before
+  // the --shard slice), so a slice or a shuffle keeps each input's draws.
+  uint64_t key = 0;
 };
 
 struct InputList {

@@ -9,13 +9,16 @@
 // (OUT, the disk), GpuError, WorkerError. A bad image never is: it is a failed row or image.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -27,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "imgprep/codecs/bytes.h"
+#include "imgprep/core/augment.h"
 #include "imgprep/core/engine_kind.h"
 #include "imgprep/core/options.h"
 #include "imgprep/core/run_stats.h"
@@ -157,6 +161,8 @@ struct ProcessedImage {
   int source_width = 0, source_height = 0;  // the input's, upright; 0 when unknown
   std::string_view error;             // why it failed; empty when it succeeded
   std::string_view warning;           // e.g. a corrupt-but-decodable JPEG
+  CropBox box;                        // options.augment's draw: the source box, and the flip
+  bool flipped = false;
   bool ok() const { return error.empty(); }
 };
 
@@ -185,7 +191,63 @@ struct StreamedImage {
   int width = 0, height = 0;
   int source_width = 0, source_height = 0;
   std::string error, warning;
+  CropBox box;
+  bool flipped = false;
   bool ok() const { return error.empty(); }
+};
+
+// A bounded queue from one producer thread to one consumer. push() waits while it is full and
+// returns false once the consumer has closed it; pop() waits while it is empty and returns
+// nullopt after the producer's finish() (rethrowing the error it finished with).
+template <class T>
+class Handoff {
+ public:
+  explicit Handoff(size_t capacity) : capacity_(std::max<size_t>(capacity, 1)) {}
+
+  bool push(T item) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return items_.size() < capacity_ || closed_; });
+    if (closed_) return false;
+    items_.push_back(std::move(item));
+    changed_.notify_all();
+    return true;
+  }
+  void finish(std::exception_ptr error = nullptr) {
+    std::lock_guard lock(mutex_);
+    finished_ = true;
+    error_ = error;
+    changed_.notify_all();
+  }
+  // Whether pop() would return at once, waiting at most `timeout` for it.
+  bool ready_within(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return !items_.empty() || finished_; });
+  }
+  std::optional<T> pop() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return !items_.empty() || finished_; });
+    if (items_.empty()) {
+      if (error_) std::rethrow_exception(error_);
+      return std::nullopt;
+    }
+    T item = std::move(items_.front());
+    items_.pop_front();
+    changed_.notify_all();
+    return item;
+  }
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  const size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<T> items_;
+  bool finished_ = false, closed_ = false;
+  std::exception_ptr error_;
 };
 
 // process_images as a pull iterator: the engine runs on a thread of its own from construction,
@@ -194,29 +256,64 @@ struct StreamedImage {
 class ImageStream {
  public:
   ImageStream(std::vector<InputItem> inputs, Options options, size_t depth = 8);
-  ~ImageStream();
+  ~ImageStream() { close(); }
   ImageStream(const ImageStream&) = delete;
   ImageStream& operator=(const ImageStream&) = delete;
 
   // The next image in input order, waiting for it; nullopt after the last. Rethrows what ended
   // the run early.
-  std::optional<StreamedImage> next();
+  std::optional<StreamedImage> next() { return ready_.pop(); }
   // Stops the engine (images in flight are dropped) and waits for it. Idempotent.
   void close();
 
  private:
-  void produce();
-
   const std::vector<InputItem> inputs_;
   const Options options_;
-  const size_t depth_;
   JobStop stop_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<StreamedImage> ready_;
-  bool done_ = false;
-  std::exception_ptr error_;
+  Handoff<StreamedImage> ready_;
   std::thread thread_;  // last: starts once everything above exists
+};
+
+// Consecutive inputs in batches of their tensors, for a training loader: batch b holds the
+// inputs b * batch_size ... (b + 1) * batch_size - 1 that succeeded, in order.
+struct Batch {
+  std::shared_ptr<uint8_t[]> tensors;  // `count` tensors of the options' fixed size, back to back
+  size_t count = 0;
+  size_t tensor_bytes = 0;
+  std::vector<int64_t> labels;   // per tensor
+  std::vector<uint64_t> keys;    // per tensor: its input's key
+  std::vector<CropBox> boxes;    // per tensor: the augmentation's draw
+  std::vector<uint8_t> flipped;
+  struct Failure {
+    size_t index;  // in the inputs
+    std::string error;
+  };
+  std::vector<Failure> failed;  // the batch's inputs left out
+};
+
+// process_images in batches: the engine runs on a thread of its own from construction, and at
+// most `prefetch` batches wait for next(). The options need a fixed output size (npy).
+// Destroying it (or close()) stops the engine and waits for its threads.
+class BatchStream {
+ public:
+  BatchStream(std::vector<InputItem> inputs, Options options, size_t batch_size,
+              size_t prefetch = 2);
+  ~BatchStream() { close(); }
+  BatchStream(const BatchStream&) = delete;
+  BatchStream& operator=(const BatchStream&) = delete;
+
+  std::optional<Batch> next() { return ready_.pop(); }  // nullopt after the last batch
+  // Whether next() would return at once, waiting at most `timeout` for it.
+  bool ready_within(std::chrono::milliseconds timeout) { return ready_.ready_within(timeout); }
+  void close();
+
+ private:
+  const std::vector<InputItem> inputs_;
+  const Options options_;
+  const size_t batch_size_;
+  JobStop stop_;
+  Handoff<Batch> ready_;
+  std::thread thread_;  // last
 };
 
 }  // namespace imgprep

@@ -4,6 +4,7 @@
 
 #include "imgprep/kernels/resample_plan.h"
 #include "imgprep/codecs/decoder.h"
+#include "imgprep/core/augment.h"
 #include "imgprep/core/job.h"
 #include "imgprep/core/options.h"
 #include "imgprep/core/output_options.h"
@@ -56,6 +57,9 @@ class ImageProcessor {
   // decode_and_plan into `image` and `plan`.
   void prepare(Job& job, Scratch& scratch, RunStats& stats, DecodedImage& image,
                ResizePlan& plan, Placement& placement) const;
+  // The last of prepare: mirrors the plan for a flip, then decodes the part it reads.
+  void finish_plan(Scratch& scratch, const AugmentDraw& draw, RunStats& stats,
+                   DecodedImage& image, ResizePlan& plan, Job& job) const;
 
   ProcessingOptions options_;
   DecodeOptions decode_;

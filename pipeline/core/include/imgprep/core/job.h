@@ -20,6 +20,7 @@
 #include "imgprep/kernels/resample_plan.h"
 #include "imgprep/codecs/bytes.h"
 #include "imgprep/codecs/decoder.h"
+#include "imgprep/core/augment.h"
 
 namespace imgprep {
 
@@ -88,6 +89,9 @@ struct Job {
   ResizePlan plan;
   int out_w = 0, out_h = 0;      // the output's size, once processed
   int width = 0, height = 0;     // original size, upright; 0 when unknown
+  // Seeded augmentation's draw (Options::augment): the source box and the flip.
+  CropBox box;
+  bool flipped = false;
   std::string error;             // set when the input failed
   std::string warning;
   bool cancelled = false;        // claimed after the run was told to stop: not processed
@@ -104,6 +108,8 @@ struct Job {
     seq = new_seq;
     item = new_item;
     width = height = 0;
+    box = {};
+    flipped = false;
     cancelled = false;
     error.clear();
     warning.clear();

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -15,6 +16,7 @@
 #include "imgprep/kernels/output_spec.h"
 #include "imgprep/kernels/resample_plan.h"
 #include "imgprep/codecs/decoder.h"
+#include "imgprep/core/augment.h"
 #include "imgprep/core/engine_kind.h"
 
 namespace imgprep {
@@ -49,7 +51,13 @@ struct ProcessingOptions {
   int quality = 95;
   bool strip = false;  // image outputs leave out the input's metadata (its ICC profile)
 
+  // Seeded training augmentation (the Python loader's); a resized crop replaces resize and crop.
+  Augment augment;
+
   std::string preset;  // informational: the preset the values came from
+
+  // The output's size when it is the same for every image; 0 x 0 when it varies.
+  std::pair<int, int> fixed_output_size() const;
 };
 
 // What the run as a whole is configured with: paths, engines, parallelism, the input slice, resume,
