@@ -4,7 +4,8 @@
 # Runs apt-get as root, or through sudo for other users. test (and bench) also make .venv, the
 # Python package's virtual environment: Debian's python3 with --system-site-packages (so Debian's
 # numpy and torch stay visible) plus pip's nanobind and scikit-build-core, with the package of
-# the build tree (build/python) on its path. bench also makes bench/.venv (Debian's
+# the build tree (build/python) on its path; and .venv-numpy2 (numpy 2 from pip, no torch), where
+# the tests use the package too. bench also makes bench/.venv (Debian's
 # python3 with --system-site-packages, plus pip's nvidia-dali-cuda130 for bench/peers/dali_cpu.py)
 # when it is missing; a pip failure there only prints a message (the DALI peer then reports
 # itself unavailable).
@@ -52,6 +53,14 @@ if [ "${1:-build}" != build ]; then
   # `import imgprep` in the venv finds the package the build lays out in build/python.
   site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   echo "$root/build/python" >"$site/imgprep-build-tree.pth"
+  # A second environment with numpy 2 and no torch, where the package must work as well.
+  venv2="$root/.venv-numpy2"
+  if ! "$venv2/bin/python" -c 'import numpy; assert int(numpy.__version__.split(".")[0]) >= 2' \
+      >/dev/null 2>&1; then
+    echo "setup: making $venv2 with numpy 2 (pip)"
+    [ -x "$venv2/bin/python" ] || /usr/bin/python3 -m venv "$venv2"
+    "$venv2/bin/python" -m pip install --quiet --disable-pip-version-check "numpy>=2"
+  fi
 fi
 
 # The DALI peer's virtual environment, only when it is missing or lacks DALI.

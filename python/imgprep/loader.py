@@ -142,6 +142,9 @@ class Loader:
         self._next_batch = 0  # of this epoch, for state_dict
         self.failed: list[tuple[str, str]] = []
         self._stream = None
+        # Batch memory, reused across epochs: the batches waiting, the one being filled and
+        # two in the loop's hands.
+        self._buffers = _imgprep.BatchBuffers(prefetch + 3)
 
     # -- the epoch's inputs --------------------------------------------------------------------
 
@@ -206,7 +209,7 @@ class Loader:
         stream = _imgprep.BatchStream([self._paths[i] for i in indices],
                                       [self._labels[i] for i in indices],
                                       [int(i) for i in indices], options, self.batch_size,
-                                      self.prefetch)
+                                      self.prefetch, self._buffers)
         self._stream = stream
         try:
             while True:

@@ -305,15 +305,20 @@ NB_MODULE(_imgprep, m) {
       },
       "input"_a, "classes"_a = "");
 
+  nb::class_<BatchBuffers>(m, "BatchBuffers")
+      .def(nb::init<size_t>(), "keep"_a);
   nb::class_<BatchStream>(m, "BatchStream")
       .def(
           "__init__",
           [](BatchStream* self, const std::vector<std::string>& paths,
              const std::vector<int64_t>& labels, const std::vector<uint64_t>& keys,
-             const Options& options, size_t batch_size, size_t prefetch) {
-            new (self) BatchStream(items_of(paths, labels, keys), options, batch_size, prefetch);
+             const Options& options, size_t batch_size, size_t prefetch,
+             std::shared_ptr<BatchBuffers> buffers) {
+            new (self) BatchStream(items_of(paths, labels, keys), options, batch_size, prefetch,
+                                   std::move(buffers));
           },
-          "paths"_a, "labels"_a, "keys"_a, "options"_a, "batch_size"_a, "prefetch"_a)
+          "paths"_a, "labels"_a, "keys"_a, "options"_a, "batch_size"_a, "prefetch"_a,
+          "buffers"_a)
       .def("next", [](BatchStream& s, const Options& o) { return next_batch(s, o); },
            "options"_a)
       .def("close", &BatchStream::close, nb::call_guard<nb::gil_scoped_release>());

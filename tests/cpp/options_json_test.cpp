@@ -52,6 +52,7 @@ Options unusual_options() {
   o.classes = "/data/train-out/classes.json";
   o.max_errors = 12;
   o.preset = "clip";
+  o.augment = Augment{176, 144, 0.25, 0.75, 0.5, 2.0, 0.3, 0xfedcba9876543210ULL, 17};
   return o;
 }
 
@@ -98,7 +99,14 @@ TEST(OptionsJson, EveryFieldComesBack) {
   EXPECT_EQ(r.classes, o.classes);
   EXPECT_EQ(r.max_errors, o.max_errors);
   EXPECT_EQ(r.preset, o.preset);
+  EXPECT_EQ(r.augment, o.augment);  // bit-exact doubles and a full 64-bit seed
   EXPECT_EQ(to_json(r), to_json(o));
+  // What procs workers receive: the processing part alone, also bit-exact.
+  const ProcessingOptions p = processing_from_json(
+      nlohmann::json::parse(to_json(static_cast<const ProcessingOptions&>(o)).dump()));
+  EXPECT_EQ(p.augment, o.augment);
+  EXPECT_EQ(p.mean, o.mean);
+  EXPECT_EQ(p.format, o.format);
 }
 
 TEST(OptionsJson, EveryResizeAndCropComesBack) {

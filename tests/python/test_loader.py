@@ -63,10 +63,12 @@ def test_shards_of_a_run_give_the_same_batches_as_the_images(tmp_path):
 def test_same_batches_for_any_threads_prefetch_and_batch_size():
     config = imgprep.Config(preset="imagenet", dtype="uint8")
     runs = {}
-    for threads, prefetch, batch in [(1, 1, 4), (2, 4, 4), (2, 1, 17), (1, 3, 3)]:
-        loader = imgprep.Loader(SAMPLE, config, batch_size=batch, seed=7, augment=TRAIN,
+    procs = config.replace(engine="cpu", cpu_engine="procs", workers=2)
+    for threads, prefetch, batch, c in [(1, 1, 4, config), (2, 4, 4, config), (2, 1, 17, config),
+                                        (1, 3, 3, config), (None, 2, 5, procs)]:
+        loader = imgprep.Loader(SAMPLE, c, batch_size=batch, seed=7, augment=TRAIN,
                                 threads=threads, prefetch=prefetch)
-        runs[(threads, prefetch, batch)] = epoch_of(loader)
+        runs[(threads, prefetch, batch, c is procs)] = epoch_of(loader)
     first = next(iter(runs.values()))
     assert sorted(k for k, _, _ in first) == list(range(17))
     for rows in runs.values():
@@ -208,23 +210,33 @@ def test_twenty_epochs_keep_memory_flat():
     assert rss_mb() - before < 8
 
 
-def test_leaving_early_and_deleting_stop_every_thread():
-    before = threading.active_count()
-    config = imgprep.Config(preset="imagenet")
-    list_of = [(p, 0) for p in imgprep._imgprep.list_inputs(str(SAMPLE), "")[0]] * 30
-    loader = imgprep.Loader(list_of, config, batch_size=4, prefetch=2)
-    start = time.time()
-    for n, _ in enumerate(loader):
-        if n == 1:
-            break
-    del loader
-    gc.collect()
-    assert time.time() - start < 30
+def os_threads():
     with open("/proc/self/status") as f:
-        threads = int(next(line for line in f if line.startswith("Threads:")).split()[1])
-    # Python's own threads plus TBB's pool, which stays for the process; none of the engine's.
-    assert threading.active_count() == before
-    assert threads < 40
+        return int(next(line for line in f if line.startswith("Threads:")).split()[1])
+
+
+def test_leaving_early_and_deleting_stop_every_thread():
+    config = imgprep.Config(preset="imagenet")
+    pairs = [(p, 0) for p in imgprep._imgprep.list_inputs(str(SAMPLE), "")[0]]
+    for _ in imgprep.Loader(pairs, config, batch_size=8):
+        pass  # starts what stays for the process (TBB's worker threads)
+    before = os_threads()
+    for leave in ("break", "del", "exception"):
+        loader = imgprep.Loader(pairs * 30, config, batch_size=4, prefetch=2)
+        start = time.time()
+        try:
+            for n, _ in enumerate(loader):
+                if n == 1:
+                    if leave == "exception":
+                        raise ZeroDivisionError("a failing training step")
+                    break
+        except ZeroDivisionError:
+            pass
+        if leave == "del":
+            del loader
+        gc.collect()
+        assert time.time() - start < 30, leave
+        assert os_threads() == before, leave
 
 
 def test_a_small_cnn_learns_from_the_loader():
@@ -244,3 +256,38 @@ def test_a_small_cnn_learns_from_the_loader():
             opt.step()
             losses.append(loss.item())
     assert np.mean(losses[-6:]) < np.mean(losses[:6]) * 0.8, losses
+
+
+def test_ctrl_c_in_the_loop_stops_promptly(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    script = textwrap.dedent(f"""
+        import sys, imgprep
+
+        def os_threads():
+            with open("/proc/self/status") as f:
+                return int(next(l for l in f if l.startswith("Threads:")).split()[1])
+
+        pairs = [(p, 0) for p in imgprep._imgprep.list_inputs({str(SAMPLE)!r}, "")[0]]
+        config = imgprep.Config(preset="imagenet")
+        for _ in imgprep.Loader(pairs, config, batch_size=8):
+            pass  # starts what stays for the process (TBB's worker threads)
+        before = os_threads()
+        loader = imgprep.Loader(pairs * 1000, config, batch_size=8)
+        try:
+            for n, _ in enumerate(loader):
+                if n == 2:
+                    print("looping", flush=True)
+        except KeyboardInterrupt:
+            print("interrupted", os_threads() - before, flush=True)
+            sys.exit(130)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "looping"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert out.strip() == "interrupted 0"  # no thread of the engine is left

@@ -111,11 +111,37 @@ void ImageStream::close() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::shared_ptr<uint8_t[]> BatchBuffers::take(size_t bytes) {
+  uint8_t* buffer = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    if (bytes_ != bytes) free_.clear();  // another size: those buffers are of no use
+    bytes_ = bytes;
+    if (!free_.empty()) {
+      buffer = free_.back().release();
+      free_.pop_back();
+    }
+  }
+  if (!buffer) buffer = new uint8_t[bytes];
+  std::weak_ptr<BatchBuffers> pool = weak_from_this();
+  return std::shared_ptr<uint8_t[]>(buffer, [pool, bytes](uint8_t* b) {
+    std::unique_ptr<uint8_t[]> owned(b);
+    if (const std::shared_ptr<BatchBuffers> p = pool.lock()) p->give_back(std::move(owned), bytes);
+  });
+}
+
+void BatchBuffers::give_back(std::unique_ptr<uint8_t[]> buffer, size_t bytes) {
+  std::lock_guard lock(mutex_);
+  if (bytes == bytes_ && free_.size() < keep_) free_.push_back(std::move(buffer));
+}
+
 BatchStream::BatchStream(std::vector<InputItem> inputs, Options options, size_t batch_size,
-                         size_t prefetch)
+                         size_t prefetch, std::shared_ptr<BatchBuffers> buffers)
     : inputs_(std::move(inputs)),
       options_(std::move(options)),
       batch_size_(std::max<size_t>(batch_size, 1)),
+      buffers_(buffers ? std::move(buffers)
+                       : std::make_shared<BatchBuffers>(std::max<size_t>(prefetch, 1) + 2)),
       ready_(prefetch) {
   thread_ = std::thread([this] {
     try {
@@ -127,7 +153,7 @@ BatchStream::BatchStream(std::vector<InputItem> inputs, Options options, size_t 
       const auto start_batch = [&] {
         batch = Batch{};
         batch.tensor_bytes = bytes;
-        batch.tensors.reset(new uint8_t[batch_size_ * bytes]);
+        batch.tensors = buffers_->take(batch_size_ * bytes);
       };
       start_batch();
       size_t seen = 0;  // inputs of the batch in progress

@@ -41,7 +41,8 @@ void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage
   const Augment& augment = options_.augment;
   AugmentDraw draw;
   if (augment.active()) {
-    draw = draw_augment(augment, info.width, info.height, job.item->key);
+    const uint64_t key = job.item ? job.item->key : job.seq;  // a job without an input: its place
+    draw = draw_augment(augment, info.width, info.height, key);
     job.box = draw.box;
     job.flipped = draw.flip;
   }

@@ -220,6 +220,7 @@ bool Dispatcher::send(Worker& worker, Job* job) {
   Request request;
   request.slot = static_cast<uint32_t>(s);
   request.seq = job->seq;
+  request.key = job->item->key;
   request.input_size = job->encoded.size();
   request.slot_size = slot.size();
 #ifdef IMGPREP_FAULT_INJECTION

@@ -60,6 +60,7 @@ int serve(const ImageProcessor& processor, std::vector<SharedSlot>& slots) {
   Scratch scratch;
   RunStats stats;
   Job job;
+  InputItem item;  // what the worker knows of the input: its key
   for (;;) {
     Request request;
     const ssize_t got = receive_message(kControlFd, &request, sizeof request);
@@ -67,7 +68,8 @@ int serve(const ImageProcessor& processor, std::vector<SharedSlot>& slots) {
     if (got != sizeof request || request.slot >= slots.size()) return 1;
     SharedSlot& slot = slots[request.slot];
     slot.remap(request.slot_size);
-    job.reset(request.seq, nullptr);
+    item.key = request.key;
+    job.reset(request.seq, &item);
     job.encoded.resize(request.input_size);
     std::memcpy(job.encoded.data(), slot.data(), request.input_size);
 #ifdef IMGPREP_FAULT_INJECTION

@@ -28,6 +28,7 @@ inline constexpr size_t kMaxConfigBytes = 1 << 16;
 struct Request {
   uint32_t slot = 0;
   uint64_t seq = 0;
+  uint64_t key = 0;  // the input's (InputItem::key): what its augmentation is keyed by
   uint64_t input_size = 0;
   uint64_t slot_size = 0;  // the engine may have grown the slot: the worker maps this much
 #ifdef IMGPREP_FAULT_INJECTION

@@ -291,13 +291,31 @@ struct Batch {
   std::vector<Failure> failed;  // the batch's inputs left out
 };
 
+// Batch buffers, reused once their last holder (a tensor in the caller's hands) lets go: a new
+// buffer of a few hundred MB would cost a page fault per 4 KiB on every batch. Shared by the
+// streams of successive epochs; keeps at most `keep` free buffers, of the last size asked for.
+class BatchBuffers : public std::enable_shared_from_this<BatchBuffers> {
+ public:
+  explicit BatchBuffers(size_t keep) : keep_(keep) {}
+  std::shared_ptr<uint8_t[]> take(size_t bytes);
+
+ private:
+  void give_back(std::unique_ptr<uint8_t[]> buffer, size_t bytes);
+
+  const size_t keep_;
+  std::mutex mutex_;
+  size_t bytes_ = 0;
+  std::vector<std::unique_ptr<uint8_t[]>> free_;
+};
+
 // process_images in batches: the engine runs on a thread of its own from construction, and at
-// most `prefetch` batches wait for next(). The options need a fixed output size (npy).
+// most `prefetch` batches wait for next(). The options need a fixed output size (npy). Batch
+// memory comes from `buffers` (a pool of its own when none is given).
 // Destroying it (or close()) stops the engine and waits for its threads.
 class BatchStream {
  public:
   BatchStream(std::vector<InputItem> inputs, Options options, size_t batch_size,
-              size_t prefetch = 2);
+              size_t prefetch = 2, std::shared_ptr<BatchBuffers> buffers = nullptr);
   ~BatchStream() { close(); }
   BatchStream(const BatchStream&) = delete;
   BatchStream& operator=(const BatchStream&) = delete;
@@ -311,6 +329,7 @@ class BatchStream {
   const std::vector<InputItem> inputs_;
   const Options options_;
   const size_t batch_size_;
+  const std::shared_ptr<BatchBuffers> buffers_;
   JobStop stop_;
   Handoff<Batch> ready_;
   std::thread thread_;  // last
