@@ -12,21 +12,11 @@
 #include "imgprep/kernels/geometry.h"
 #include "imgprep/kernels/resample_plan.h"
 #include "imgprep/core/resampler.h"
+#include "test_support.h"
 
 namespace imgprep {
 namespace {
-
-DecodedImage random_rgbx(int w, int h, unsigned seed) {
-  std::mt19937 rng(seed);
-  DecodedImage img;
-  img.width = w;
-  img.height = h;
-  img.extent_w = w;
-  img.extent_h = h;
-  img.pixels.resize(static_cast<size_t>(w) * h * 4);
-  for (uint8_t& b : img.pixels) b = static_cast<uint8_t>(rng());
-  return img;
-}
+using test::random_rgbx;
 
 OutputSpec spec_for(const Placement& p, DType dtype, Layout layout, bool bgr) {
   OutputSpec spec;

@@ -1,5 +1,5 @@
-// Small helpers shared by the C++ tests: file bytes, the generated fixture folder, scratch
-// folders that clean up after themselves, and capturing what a call writes to stderr.
+// Small helpers shared by the C++ tests: file bytes, random images, the generated fixture folder,
+// scratch folders that clean up after themselves, and capturing what a call writes to stderr.
 #pragma once
 
 #include <stdlib.h>
@@ -11,11 +11,27 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "imgprep/codecs/decoder.h"
+
 namespace imgprep::test {
+
+// A w x h RGBX image of random bytes (the same for the same seed).
+inline DecodedImage random_rgbx(int w, int h, unsigned seed) {
+  std::mt19937 rng(seed);
+  DecodedImage img;
+  img.width = w;
+  img.height = h;
+  img.extent_w = w;
+  img.extent_h = h;
+  img.pixels.resize(static_cast<size_t>(w) * h * 4);
+  for (uint8_t& b : img.pixels) b = static_cast<uint8_t>(rng());
+  return img;
+}
 
 inline std::vector<uint8_t> read_bytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
