@@ -105,7 +105,6 @@ def run_dataloader(dataset, epochs, cores):
 
 def run_dali(dataset, epochs, cores):
     from nvidia import dali
-    from nvidia.dali.plugin.base_iterator import LastBatchPolicy  # noqa: F401 (import check)
     fn, types = dali.fn, dali.types
     paths = image_paths(dataset)
 

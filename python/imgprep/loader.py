@@ -95,6 +95,8 @@ class Loader:
     augmentation, config unused). config: an imgprep.Config (its values, dtype and layout; a
     RandomResizedCrop in augment replaces its resize and crop). Batches hold the inputs that succeeded: a failed
     input is left out, counted in `failed` (path, reason), or raised with on_error="raise".
+    `last_batch` describes the batch last yielded: each row's input key (its position in the
+    dataset), augmentation box (x, y, width, height) and flip.
     """
 
     def __init__(self, source, config, batch_size: int, shuffle: bool = True, seed: int = 0,
@@ -141,6 +143,7 @@ class Loader:
         self.epoch = 0
         self._next_batch = 0  # of this epoch, for state_dict
         self.failed: list[tuple[str, str]] = []
+        self.last_batch: dict | None = None
         self._stream = None
         # Batch memory, reused across epochs: the batches waiting, the one being filled and
         # two in the loop's hands.

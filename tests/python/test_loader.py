@@ -9,7 +9,6 @@ the loader's own batches under other settings.
 import gc
 import math
 import resource
-import threading
 import time
 
 import numpy as np

@@ -7,14 +7,12 @@ with the build tree's package on PYTHONPATH (tests/python/CMakeLists.txt).
 
 import gc
 import json
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
