@@ -290,3 +290,22 @@ def test_ctrl_c_in_the_loop_stops_promptly(tmp_path):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert out.strip() == "interrupted 0"  # no thread of the engine is left
+
+
+def test_two_loaders_at_once_give_their_own_batches():
+    import threading
+    config = imgprep.Config(preset="imagenet", dtype="uint8")
+    alone = [epoch_of(imgprep.Loader(SAMPLE, config, batch_size=4, seed=s, augment=TRAIN))
+             for s in (1, 2)]
+    together = [None, None]
+
+    def run(i):
+        together[i] = epoch_of(imgprep.Loader(SAMPLE, config, batch_size=4, seed=i + 1,
+                                              augment=TRAIN))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert together == alone and alone[0] != alone[1]
