@@ -174,8 +174,9 @@ class Loader:
         return order[self.rank:total:self.world_size]
 
     def __len__(self):
-        """Batches per epoch for this rank (the same for every rank)."""
-        per_rank = len(self._rank_indices(0))
+        """Batches per epoch for this rank (the same for every rank and epoch)."""
+        n, world = len(self._paths), self.world_size
+        per_rank = n // world if self.drop_last else math.ceil(n / world)
         if self.drop_last:
             return per_rank // self.batch_size
         return math.ceil(per_rank / self.batch_size)
