@@ -95,6 +95,8 @@ class Loader:
     augmentation, config unused). config: an imgprep.Config (its values, dtype and layout; a
     RandomResizedCrop in augment replaces its resize and crop). Batches hold the inputs that succeeded: a failed
     input is left out, counted in `failed` (path, reason), or raised with on_error="raise".
+    A batch whose every input failed is yielded empty, so that every rank takes the same number
+    of steps (a distributed step waits for all ranks).
     `last_batch` describes the batch last yielded: each row's input key (its position in the
     dataset), augmentation box (x, y, width, height) and flip.
     """
@@ -108,6 +110,8 @@ class Loader:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must be in 0..world_size-1, got {rank} of {world_size}")
+        if not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an integer of 0 or more, got {seed!r}")
         if prefetch < 1:
             raise ValueError(f"prefetch must be at least 1, got {prefetch}")
         if on_error not in ("skip", "raise"):
@@ -183,7 +187,9 @@ class Loader:
 
     def set_epoch(self, epoch: int):
         """Starts epoch `epoch` (its shuffle and augmentation) at its first batch."""
-        self.epoch, self._next_batch = int(epoch), 0
+        if not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"epoch must be an integer of 0 or more, got {epoch!r}")
+        self.epoch, self._next_batch = epoch, 0
 
     def state_dict(self) -> dict:
         """Where the loader is: load_state_dict continues from the next batch exactly."""

@@ -184,6 +184,12 @@ def test_bad_inputs_are_left_out_and_listed():
     total = sum(len(images) for images, _ in loader)
     assert total == 2 and len(loader.failed) == 3
     assert all(reason for _, reason in loader.failed)
+    # A batch of failures only is yielded empty: every rank keeps the same number of steps.
+    broken = imgprep.Loader([(SAMPLE_BAD / "empty.png", 0), (SAMPLE_BAD / "notes.txt", 0),
+                             (SAMPLE_BAD / "good-1.jpg", 1)], config, batch_size=2, shuffle=False)
+    assert [len(images) for images, _ in broken] == [0, 1] and len(broken) == 2
+    with pytest.raises(ValueError, match="seed must be"):
+        imgprep.Loader(SAMPLE_BAD, config, batch_size=2, seed=-1)
     strict = imgprep.Loader(SAMPLE_BAD, config, batch_size=2, shuffle=False, on_error="raise")
     with pytest.raises(RuntimeError):
         for _ in strict:
