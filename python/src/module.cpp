@@ -4,10 +4,10 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/pair.h>
+#include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
-#include <nanobind/stl/shared_ptr.h>
 
 #include <chrono>
 #include <csignal>
@@ -23,7 +23,7 @@
 #include "imgprep/engines/gpu_engine.h"
 #include "imgprep/engines/procs_engine.h"
 #include "imgprep/imgprep.h"
-#include "imgprep/outputs/atomic_file.h"
+#include "imgprep/outputs/atomic_file.h"  // OutputError
 
 namespace nb = nanobind;
 using namespace nb::literals;

@@ -178,8 +178,9 @@ struct StreamSummary {
 // most the options' in-flight images are held besides the one being handed over, however many
 // inputs. on_image returns false to stop: no image after it is handed over. Throws what ends a
 // run (UsageError for bad options, GpuError, WorkerError, or what on_image throws). The procs
-// engine starts workers from this executable: its main() must hand kWorkerArgument to
-// run_procs_worker, as imgprep's does.
+// engine starts workers from this executable (its main() must hand kWorkerArgument to
+// run_procs_worker, as imgprep's does) or from the one set_worker_executable names.
+// options.augment applies per input, keyed by InputItem::key.
 StreamSummary process_images(const std::vector<InputItem>& inputs, const Options& options,
                              const std::function<bool(const ProcessedImage&)>& on_image,
                              JobStop* stop = nullptr);
