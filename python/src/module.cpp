@@ -51,32 +51,42 @@ nb::list settings_list() {
   return out;
 }
 
-// Runs `work` on a thread of its own while this (Python's) thread waits without the GIL, looking
-// at Python's signals every 100 ms: Ctrl-C requests `stop` (as the command's first Ctrl-C does),
-// the work ends with what is complete kept, and then KeyboardInterrupt is raised.
+// Waits for `ready` with the GIL released, looking at Python's signals every 100 ms (Ctrl-C
+// raises KeyboardInterrupt here; the caller's cleanup then stops the engine).
+template <class Ready>
+void wait_interruptibly(const Ready& ready) {
+  for (;;) {
+    bool done;
+    {
+      nb::gil_scoped_release release;
+      done = ready();
+    }
+    if (done) return;
+    if (PyErr_CheckSignals() != 0) throw nb::python_error();
+  }
+}
+
+// Runs `work` on a thread of its own while this (Python's) thread waits without the GIL: a
+// Ctrl-C requests `stop` (as the command's first Ctrl-C does), the work ends with what is
+// complete kept, and then KeyboardInterrupt is raised.
 template <class Result>
 Result interruptible(JobStop& stop, const std::function<Result()>& work) {
   std::packaged_task<Result()> task(work);
   std::future<Result> result = task.get_future();
   std::thread thread(std::move(task));
-  bool interrupted = false;
-  for (;;) {
-    std::future_status status;
+  try {
+    wait_interruptibly([&] {
+      return result.wait_for(std::chrono::milliseconds(100)) == std::future_status::ready;
+    });
+  } catch (const nb::python_error&) {
+    stop.request(SIGINT);
     {
       nb::gil_scoped_release release;
-      status = result.wait_for(std::chrono::milliseconds(100));
+      thread.join();
     }
-    if (status == std::future_status::ready) break;
-    if (!interrupted && PyErr_CheckSignals() != 0) {
-      interrupted = true;
-      stop.request(SIGINT);
-      nb::gil_scoped_release release;
-      result.wait();
-      break;
-    }
+    throw;
   }
   thread.join();
-  if (interrupted) throw nb::python_error();  // the KeyboardInterrupt PyErr_CheckSignals set
   return result.get();
 }
 
@@ -180,21 +190,6 @@ std::vector<InputItem> items_of(const std::vector<std::string>& paths,
   std::vector<InputItem> items(paths.size());
   for (size_t i = 0; i < paths.size(); ++i) items[i] = {paths[i], paths[i], labels[i], keys[i]};
   return items;
-}
-
-// Waits for `ready` with the GIL released, looking at Python's signals every 100 ms (Ctrl-C
-// raises KeyboardInterrupt here; the caller's cleanup then stops the engine).
-template <class Ready>
-void wait_interruptibly(const Ready& ready) {
-  for (;;) {
-    bool done;
-    {
-      nb::gil_scoped_release release;
-      done = ready();
-    }
-    if (done) return;
-    if (PyErr_CheckSignals() != 0) throw nb::python_error();
-  }
 }
 
 // The next batch as (images, labels, keys, boxes, flipped, failed), or None after the last.

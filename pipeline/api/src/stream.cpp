@@ -46,8 +46,6 @@ class CallbackSink final : public OutputSink {
   nlohmann::json finish() override { return nlohmann::json::object(); }
   void interrupt() override {}
 
-  bool refused() const { return refused_; }
-
  private:
   const std::function<bool(const ProcessedImage&)>& on_image_;
   std::atomic<bool>& stop_;
@@ -152,7 +150,6 @@ BatchStream::BatchStream(std::vector<InputItem> inputs, Options options, size_t 
       Batch batch;
       const auto start_batch = [&] {
         batch = Batch{};
-        batch.tensor_bytes = bytes;
         batch.tensors = buffers_->take(batch_size_ * bytes);
       };
       start_batch();

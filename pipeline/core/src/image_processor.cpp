@@ -49,24 +49,18 @@ void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage
   if (augment.resized_crop()) {
     placement = Placement{augment.crop_w, augment.crop_h, augment.crop_w, augment.crop_h, 0, 0};
     plan = make_box_plan(draw.box, augment.crop_w, augment.crop_h, options_.method);
-    finish_plan(s, draw, stats, image, plan, job);
-    return;
+  } else {
+    placement = place(info.width, info.height, options_.resize, options_.crop);
+    const PlanKey key{info.decoded_width, info.decoded_height, info.extent_w, info.extent_h,
+                      placement.resized_w, placement.resized_h, placement.out_w, placement.out_h,
+                      placement.offset_x, placement.offset_y};
+    if (!(key == s.last_key) || s.last_plan.x.start.empty()) {
+      s.last_plan = make_resize_plan(info.decoded_width, info.decoded_height, info.extent_w,
+                                     info.extent_h, placement, options_.method);
+      s.last_key = key;
+    }
+    plan = s.last_plan;  // copies into plan's existing storage
   }
-  placement = place(info.width, info.height, options_.resize, options_.crop);
-  const PlanKey key{info.decoded_width, info.decoded_height, info.extent_w, info.extent_h,
-                    placement.resized_w, placement.resized_h, placement.out_w, placement.out_h,
-                    placement.offset_x, placement.offset_y};
-  if (!(key == s.last_key) || s.last_plan.x.start.empty()) {
-    s.last_plan = make_resize_plan(info.decoded_width, info.decoded_height, info.extent_w,
-                                   info.extent_h, placement, options_.method);
-    s.last_key = key;
-  }
-  plan = s.last_plan;  // copies into plan's existing storage
-  finish_plan(s, draw, stats, image, plan, job);
-}
-
-void ImageProcessor::finish_plan(Scratch& s, const AugmentDraw& draw, RunStats& stats,
-                                 DecodedImage& image, ResizePlan& plan, Job& job) const {
   if (draw.flip) flip_horizontally(plan);
   decode_window(s.decoder, plan, image);
   stats.decoded_bytes.fetch_add(int64_t{image.width} * image.height * 3, std::memory_order_relaxed);

@@ -266,7 +266,7 @@ void Dispatcher::on_reply(Worker& worker, const Reply& reply) {
   job->height = reply.height;
   job->out_w = reply.out_w;
   job->out_h = reply.out_h;
-  job->box = {reply.box[0], reply.box[1], reply.box[2], reply.box[3]};
+  job->box = reply.box;
   job->flipped = reply.flipped;
   job->error.assign(reply.error, strnlen(reply.error, sizeof reply.error));
   job->warning.assign(reply.warning, strnlen(reply.warning, sizeof reply.warning));

@@ -85,10 +85,7 @@ int serve(const ImageProcessor& processor, std::vector<SharedSlot>& slots) {
     reply.height = job.height;
     reply.out_w = job.out_w;
     reply.out_h = job.out_h;
-    reply.box[0] = job.box.x;
-    reply.box[1] = job.box.y;
-    reply.box[2] = job.box.width;
-    reply.box[3] = job.box.height;
+    reply.box = job.box;
     reply.flipped = job.flipped;
     copy_text(reply.error, job.error);
     copy_text(reply.warning, job.warning);

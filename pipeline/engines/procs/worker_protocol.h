@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "imgprep/core/augment.h"
+
 namespace imgprep {
 
 inline constexpr int kControlFd = 3;       // the worker's end of the socket
@@ -44,7 +46,7 @@ struct Reply {
   uint64_t seq = 0;
   int32_t width = 0, height = 0;  // as Job
   int32_t out_w = 0, out_h = 0;   // as Job
-  int32_t box[4] = {};            // as Job: x, y, width, height
+  CropBox box;                    // as Job
   bool flipped = false;           // as Job
   uint64_t output_size = 0;
   uint64_t slot_size = 0;         // the worker grew the slot to fit the output: map this much

@@ -280,7 +280,6 @@ class ImageStream {
 struct Batch {
   std::shared_ptr<uint8_t[]> tensors;  // `count` tensors of the options' fixed size, back to back
   size_t count = 0;
-  size_t tensor_bytes = 0;
   std::vector<int64_t> labels;   // per tensor
   std::vector<uint64_t> keys;    // per tensor: its input's key
   std::vector<CropBox> boxes;    // per tensor: the augmentation's draw

@@ -57,9 +57,6 @@ class ImageProcessor {
   // decode_and_plan into `image` and `plan`.
   void prepare(Job& job, Scratch& scratch, RunStats& stats, DecodedImage& image,
                ResizePlan& plan, Placement& placement) const;
-  // The last of prepare: mirrors the plan for a flip, then decodes the part it reads.
-  void finish_plan(Scratch& scratch, const AugmentDraw& draw, RunStats& stats,
-                   DecodedImage& image, ResizePlan& plan, Job& job) const;
 
   ProcessingOptions options_;
   DecodeOptions decode_;
