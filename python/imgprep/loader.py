@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -78,6 +79,28 @@ def _is_run_output(source):
         and (Path(source) / "manifest.jsonl").is_file()
 
 
+def _cuda_device(device) -> int | None:
+    """None for "cpu"; the CUDA device index of "cuda" (device 0) or "cuda:N"."""
+    text = str(device)
+    if text == "cpu":
+        return None
+    m = re.fullmatch(r"cuda(?::(\d+))?", text)
+    if not m:
+        raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    return int(m.group(1) or 0)
+
+
+def _check_cuda_device(index, engine):
+    """Refuses, saying why, a device the batches cannot be made on (`engine`: by the GPU
+    engine) or handed over on."""
+    usable, description = _imgprep.probe_gpu(index) if engine else (True, "")
+    if not usable:
+        raise ValueError(f"device='cuda:{index}': the GPU engine is unavailable: {description}")
+    if torch is not None and not torch.cuda.is_available():
+        raise ValueError(f"device='cuda:{index}': this PyTorch ({torch.__version__}) has no "
+                         "CUDA, so it cannot take batches on the GPU")
+
+
 def _read_source(source, classes):
     """(paths, labels) of a folder, a list file, or a sequence of (path, label)."""
     if isinstance(source, (str, os.PathLike)):
@@ -93,8 +116,14 @@ class Loader:
     source: a folder (ImageFolder labels), a list file (as the command reads), a sequence of
     (path, label), or a folder that `imgprep run` wrote (its npy shards, memory-mapped; no
     augmentation, config unused). config: an imgprep.Config (its values, dtype and layout; a
-    RandomResizedCrop in augment replaces its resize and crop). Batches hold the inputs that succeeded: a failed
-    input is left out, counted in `failed` (path, reason), or raised with on_error="raise".
+    RandomResizedCrop in augment replaces its resize and crop). Batches hold the inputs that
+    succeeded: a failed input is left out, counted in `failed` (path, reason), or raised with
+    on_error="raise".
+    device="cuda" (or "cuda:N"): the GPU engine makes each batch in that device's memory and
+    hands it over by DLPack, never through host memory (torch tensors on the device; without
+    torch, arrays that any framework's from_dlpack takes). A batch's memory is reused once it
+    is dropped and the device has finished the work queued before. A run's shards are copied
+    to the device.
     A batch whose every input failed is yielded empty, so that every rank takes the same number
     of steps (a distributed step waits for all ranks).
     `last_batch` describes the batch last yielded: each row's input key (its position in the
@@ -116,9 +145,7 @@ class Loader:
             raise ValueError(f"prefetch must be at least 1, got {prefetch}")
         if on_error not in ("skip", "raise"):
             raise ValueError(f"on_error: expected skip or raise, got {on_error!r}")
-        if device != "cpu":
-            raise ValueError(f"device={device!r}: batches on the GPU are not available in this "
-                             "build; use device='cpu'")
+        self._cuda = _cuda_device(device)
         self._shards = _Shards(Path(source)) if _is_run_output(source) else None
         if self._shards is not None:
             if augment:
@@ -143,7 +170,17 @@ class Loader:
         self._crop, self._flip = crop, flip
         if self._shards is None:
             self._config = config if threads is None else config.replace(threads=threads)
+            if self._cuda is not None:
+                if config.to_dict().get("engine") == "cpu":
+                    raise ValueError(f"device={device!r} makes batches with the GPU engine; "
+                                     "the config asks for engine='cpu'")
+                self._config = self._config.replace(engine="gpu", device=self._cuda)
             self._options_for(0)  # refuses bad settings now
+        if self._cuda is not None:
+            if self._shards is not None and torch is None:
+                raise ValueError("device='cuda' with a run's shards needs torch: the finished "
+                                 "tensors are copied to the GPU")
+            _check_cuda_device(self._cuda, engine=self._shards is None)
         self.epoch = 0
         self._next_batch = 0  # of this epoch, for state_dict
         self.failed: list[tuple[str, str]] = []
@@ -151,7 +188,8 @@ class Loader:
         self._stream = None
         # Batch memory, reused across epochs: the batches waiting, the one being filled and
         # two in the loop's hands.
-        self._buffers = _imgprep.BatchBuffers(prefetch + 3)
+        self._buffers = _imgprep.BatchBuffers(
+            prefetch + 3, -1 if self._cuda is None or self._shards is not None else self._cuda)
 
     # -- the epoch's inputs --------------------------------------------------------------------
 
@@ -253,7 +291,14 @@ class Loader:
     def _tensors(self, images, labels):
         if torch is None:
             return images, labels
-        images, labels = torch.from_numpy(images), torch.from_numpy(labels)
+        labels = torch.from_numpy(labels)
+        if self._cuda is not None and self._shards is None:  # made on the device
+            images = torch.from_dlpack(images)
+            return images, labels.to(images.device)
+        images = torch.from_numpy(images)
+        if self._cuda is not None:
+            device = torch.device("cuda", self._cuda)
+            return images.to(device), labels.to(device)
         if self.pin_memory and torch.cuda.is_available():
             images, labels = images.pin_memory(), labels.pin_memory()
         return images, labels

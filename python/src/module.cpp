@@ -172,14 +172,20 @@ nb::tuple process(const std::vector<std::string>& paths, const Options& options)
   return nb::make_tuple(array, status);
 }
 
-// An array over `bytes` that keeps `owner` (a shared buffer) alive as long as it lives.
-nb::ndarray<nb::numpy> shared_array(std::shared_ptr<uint8_t[]> owner, uint8_t* bytes,
-                                    std::vector<size_t> shape, nb::dlpack::dtype dtype) {
+// An array over `bytes` that keeps `owner` (a shared buffer) alive as long as it lives: a numpy
+// array in host memory (device < 0), else an array of that CUDA device's memory that frameworks
+// take by DLPack (torch.utils.dlpack.from_dlpack, cupy.from_dlpack, ...).
+nb::object shared_array(std::shared_ptr<uint8_t[]> owner, uint8_t* bytes,
+                        std::vector<size_t> shape, nb::dlpack::dtype dtype, int device) {
   auto* keep = new std::shared_ptr<uint8_t[]>(std::move(owner));
   nb::capsule capsule(keep, [](void* p) noexcept {
     delete static_cast<std::shared_ptr<uint8_t[]>*>(p);
   });
-  return nb::ndarray<nb::numpy>(bytes, shape.size(), shape.data(), capsule, nullptr, dtype);
+  if (device < 0)
+    return nb::cast(
+        nb::ndarray<nb::numpy>(bytes, shape.size(), shape.data(), capsule, nullptr, dtype));
+  return nb::cast(nb::ndarray<nb::array_api>(bytes, shape.size(), shape.data(), capsule, nullptr,
+                                             dtype, nb::device::cuda::value, device));
 }
 
 std::vector<InputItem> items_of(const std::vector<std::string>& paths,
@@ -207,7 +213,7 @@ nb::object next_batch(BatchStream& stream, const Options& options) {
                                                              : std::vector<size_t>{n, h, w, 3};
   uint8_t* bytes = batch->tensors.get();
   nb::object images =
-      nb::cast(shared_array(batch->tensors, bytes, shape, dlpack_dtype(options.dtype)));
+      shared_array(batch->tensors, bytes, shape, dlpack_dtype(options.dtype), batch->device);
   auto labels = std::make_shared<std::vector<int64_t>>(std::move(batch->labels));
   const size_t label_shape[1] = {n};
   auto* keep = new std::shared_ptr<std::vector<int64_t>>(labels);
@@ -283,6 +289,17 @@ NB_MODULE(_imgprep, m) {
       "ratio_max"_a, "interp"_a, "flip_p"_a, "seed"_a, "epoch"_a);
   m.def("shuffled_order", &shuffled_order, "n"_a, "seed"_a, "epoch"_a);
   m.def(
+      "probe_gpu",
+      [](int device) {
+        GpuProbe probe;
+        {
+          nb::gil_scoped_release release;
+          probe = probe_gpu(device);
+        }
+        return nb::make_tuple(probe.usable, probe.description);
+      },
+      "device"_a);
+  m.def(
       "list_inputs",
       [](const std::string& input, const std::string& classes) {
         InputList list;
@@ -301,7 +318,8 @@ NB_MODULE(_imgprep, m) {
       "input"_a, "classes"_a = "");
 
   nb::class_<BatchBuffers>(m, "BatchBuffers")
-      .def(nb::init<size_t>(), "keep"_a);
+      .def(nb::init<size_t, int>(), "keep"_a, "device"_a = -1)
+      .def_prop_ro("device", &BatchBuffers::device);
   nb::class_<BatchStream>(m, "BatchStream")
       .def(
           "__init__",

@@ -8,6 +8,7 @@ the loader's own batches under other settings.
 
 import gc
 import math
+import re
 import resource
 import time
 
@@ -315,3 +316,29 @@ def test_two_loaders_at_once_give_their_own_batches():
     for t in threads:
         t.join()
     assert together == alone and alone[0] != alone[1]
+
+
+def test_device_cuda_makes_batches_on_the_gpu_or_says_why_not():
+    """On a machine with a usable GPU (and torch with CUDA) the batches are CUDA tensors equal to
+    the CPU engine's; elsewhere the loader refuses with the reason the GPU engine gives. (The
+    device path runs without a GPU in tests/gpu_fake/test_fake_gpu_loader.py.)"""
+    usable, why = imgprep._imgprep.probe_gpu(0)
+    config = imgprep.Config(preset="imagenet")
+    if not usable:
+        with pytest.raises(ValueError, match=re.escape("the GPU engine is unavailable: " + why)):
+            imgprep.Loader(SAMPLE, config, 4, device="cuda")
+        return
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="has no CUDA"):
+            imgprep.Loader(SAMPLE, config, 4, device="cuda")
+        return
+    device = imgprep.Loader(SAMPLE, config, 5, augment=TRAIN, device="cuda")
+    cpu = imgprep.Loader(SAMPLE, config.replace(engine="cpu"), 5, augment=TRAIN)
+    on_gpu = []
+    for images, labels in device:
+        assert images.is_cuda and labels.is_cuda
+        on_gpu.append((images.cpu(), labels.cpu()))
+    on_cpu = list(cpu)
+    assert len(on_gpu) == len(on_cpu) == 4
+    for (g_images, g_labels), (c_images, c_labels) in zip(on_gpu, on_cpu):
+        assert torch.equal(g_images, c_images) and torch.equal(g_labels, c_labels)

@@ -8,6 +8,7 @@
 #include "imgprep/core/output_options.h"
 #include "imgprep/core/output_sink.h"
 #include "imgprep/engines/engines.h"
+#include "imgprep/engines/gpu_memory.h"
 #include "imgprep/imgprep.h"
 #include "job_parts.h"
 
@@ -29,6 +30,7 @@ class CallbackSink final : public OutputSink {
     image.input = job.item;
     if (job.ok()) {
       image.data = {job.output.data(), job.output.size()};
+      image.device_data = job.device_output;
       image.width = job.out_w;
       image.height = job.out_h;
     }
@@ -56,11 +58,14 @@ class CallbackSink final : public OutputSink {
 
 StreamSummary process_images(const std::vector<InputItem>& inputs, const Options& options,
                              const std::function<bool(const ProcessedImage&)>& on_image,
-                             JobStop* external_stop) {
+                             JobStop* external_stop, TensorPlace place) {
   JobStop own_stop;
   JobStop& stop = external_stop ? *external_stop : own_stop;
   validate(options);
   const EngineChoice engine = choose_engine(options);
+  const bool on_device = place == TensorPlace::device;
+  if (on_device && (engine.kind != EngineKind::gpu || options.format != OutputFormat::npy))
+    throw UsageError("tensors on the GPU need the GPU engine (engine gpu) and npy output");
   configure_codecs(options.max_pixels);
   require_codecs_for(options, inputs);
 
@@ -69,7 +74,7 @@ StreamSummary process_images(const std::vector<InputItem>& inputs, const Options
   RunStats stats;
   stats.total = static_cast<int64_t>(inputs.size());
   const auto start = std::chrono::steady_clock::now();
-  EngineRun run{inputs, options, processor, sink, stats, stop.flag()};
+  EngineRun run{inputs, options, processor, sink, stats, stop.flag(), on_device};
   run_engine(engine.kind, run);
 
   StreamSummary summary;
@@ -109,28 +114,60 @@ void ImageStream::close() {
   if (thread_.joinable()) thread_.join();
 }
 
+BatchBuffers::~BatchBuffers() {
+  for (uint8_t* buffer : free_) release(buffer);
+}
+
+void BatchBuffers::release(uint8_t* buffer) const {
+  if (device_ < 0)
+    delete[] buffer;
+  else
+    gpu_free(buffer, device_);
+}
+
 std::shared_ptr<uint8_t[]> BatchBuffers::take(size_t bytes) {
   uint8_t* buffer = nullptr;
+  std::vector<uint8_t*> unusable;
   {
     std::lock_guard lock(mutex_);
-    if (bytes_ != bytes) free_.clear();  // another size: those buffers are of no use
+    if (bytes_ != bytes) unusable.swap(free_);  // another size: those buffers are of no use
     bytes_ = bytes;
     if (!free_.empty()) {
-      buffer = free_.back().release();
+      buffer = free_.back();
       free_.pop_back();
     }
   }
-  if (!buffer) buffer = new uint8_t[bytes];
+  for (uint8_t* b : unusable) release(b);
+  try {
+    if (!buffer)
+      buffer = device_ < 0 ? new uint8_t[bytes] : gpu_allocate(bytes, device_);
+    else if (device_ >= 0)
+      gpu_wait_idle(device_);
+  } catch (...) {
+    if (buffer) release(buffer);
+    throw;
+  }
   std::weak_ptr<BatchBuffers> pool = weak_from_this();
-  return std::shared_ptr<uint8_t[]>(buffer, [pool, bytes](uint8_t* b) {
-    std::unique_ptr<uint8_t[]> owned(b);
-    if (const std::shared_ptr<BatchBuffers> p = pool.lock()) p->give_back(std::move(owned), bytes);
+  const int device = device_;
+  return std::shared_ptr<uint8_t[]>(buffer, [pool, bytes, device](uint8_t* b) {
+    if (const std::shared_ptr<BatchBuffers> p = pool.lock())
+      p->give_back(b, bytes);
+    else if (device < 0)
+      delete[] b;
+    else
+      gpu_free(b, device);
   });
 }
 
-void BatchBuffers::give_back(std::unique_ptr<uint8_t[]> buffer, size_t bytes) {
-  std::lock_guard lock(mutex_);
-  if (bytes == bytes_ && free_.size() < keep_) free_.push_back(std::move(buffer));
+void BatchBuffers::give_back(uint8_t* buffer, size_t bytes) {
+  {
+    std::lock_guard lock(mutex_);
+    if (bytes == bytes_ && free_.size() < keep_) {
+      free_.push_back(buffer);
+      return;
+    }
+  }
+  release(buffer);
 }
 
 BatchStream::BatchStream(std::vector<InputItem> inputs, Options options, size_t batch_size,
@@ -143,22 +180,39 @@ BatchStream::BatchStream(std::vector<InputItem> inputs, Options options, size_t 
       ready_(prefetch) {
   thread_ = std::thread([this] {
     try {
-      const size_t bytes = make_output_spec(options_).bytes();
+      const OutputSpec spec = make_output_spec(options_);
+      const size_t bytes = spec.bytes();
       if (options_.format != OutputFormat::npy || bytes == 0)
         throw UsageError("batches need tensors of one size: a crop, a WxH or letterbox resize, "
                          "or a RandomResizedCrop");
+      const int device = buffers_->device();
+      if (device >= 0 && options_.device != device)
+        throw UsageError("batch buffers on CUDA device " + std::to_string(device) +
+                         " for a GPU engine on device " + std::to_string(options_.device));
+      std::optional<GpuCopier> copier;  // tensors on the device: into the batch there
+      if (device >= 0) copier.emplace(device);
+      const auto fits = [&](const ProcessedImage& image) {
+        return copier ? image.device_data && image.width == spec.width &&
+                            image.height == spec.height
+                      : image.data.size() == bytes;
+      };
       Batch batch;
       const auto start_batch = [&] {
         batch = Batch{};
         batch.tensors = buffers_->take(batch_size_ * bytes);
+        batch.device = device;
       };
       start_batch();
       size_t seen = 0;  // inputs of the batch in progress
       process_images(
           inputs_, options_,
           [&](const ProcessedImage& image) {
-            if (image.ok() && image.data.size() == bytes) {
-              std::memcpy(batch.tensors.get() + batch.count * bytes, image.data.data(), bytes);
+            uint8_t* slot = batch.tensors.get() + batch.count * bytes;
+            if (image.ok() && fits(image)) {
+              if (copier)
+                copier->copy(slot, image.device_data, bytes);
+              else
+                std::memcpy(slot, image.data.data(), bytes);
               ++batch.count;
               batch.labels.push_back(image.input->label);
               batch.keys.push_back(image.input->key);
@@ -174,7 +228,7 @@ BatchStream::BatchStream(std::vector<InputItem> inputs, Options options, size_t 
             start_batch();
             return true;
           },
-          &stop_);
+          &stop_, device >= 0 ? TensorPlace::device : TensorPlace::host);
       ready_.finish();
     } catch (...) {
       ready_.finish(std::current_exception());

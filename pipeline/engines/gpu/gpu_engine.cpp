@@ -6,6 +6,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <cstring>
+#include <unordered_map>
 
 #include "../src/cpu_graph.h"
 #include "imgprep/kernels/cuda_resources.h"
@@ -34,6 +35,11 @@ struct Slot {
   std::vector<int> image_of;  // per job: its index in tables.images(), -1 if it has none
 };
 
+// Where each job's tensor stays in a run that keeps outputs on the device: a buffer per job slot,
+// reused by every image that slot carries, so the ring's slots can be refilled while the caller
+// still holds the tensors of their last batch.
+using DeviceOutputs = std::unordered_map<const Job*, cuda::DeviceGrowBuffer>;
+
 // The CUDA tier's build architectures, for the reason a device cannot run this build.
 #ifndef IMGPREP_CUDA_ARCHITECTURES
 #define IMGPREP_CUDA_ARCHITECTURES "unknown"
@@ -43,18 +49,20 @@ struct Slot {
 
 struct GpuEngine::Ring {
   Slot slots[kRing];
+  DeviceOutputs outputs;
 };
 
 namespace {
 
 class GpuStage {
  public:
-  GpuStage(EngineRun& run, SinkStage& sink, JobSlots& slots, Slot (&ring)[kRing], int device,
-           int batch)
+  GpuStage(EngineRun& run, SinkStage& sink, JobSlots& slots, Slot (&ring)[kRing],
+           DeviceOutputs& outputs, int device, int batch)
       : run_(run),
         sink_(sink),
         slots_(slots),
         ring_(ring),
+        outputs_(outputs),
         batch_(batch),
         cpu_(run.options.resolved_threads()),
         thread_(run, Stage::transform, batch * 2,
@@ -146,16 +154,30 @@ class GpuStage {
 
     uint8_t* device_in = slot.device_in.reserve(in_bytes, kAllocating);
     uint8_t* device_out = slot.device_out.reserve(t.out_bytes(), kAllocating);
-    slot.host_out.reserve(t.out_bytes(), kAllocating);
     check(cudaMemcpyAsync(device_in, in, in_bytes, cudaMemcpyHostToDevice, slot.stream),
           "copy to the GPU");
     if (const char* error = launch_resample_batch(t.device_view(device_in, device_out), format,
                                                   slot.stream))
       throw GpuError(std::string("kernel launch: ") + error);
-    check(cudaMemcpyAsync(slot.host_out.data(), device_out, t.out_bytes(),
-                          cudaMemcpyDeviceToHost, slot.stream),
-          "copy from the GPU");
+    if (run_.outputs_on_device)
+      keep_on_device(batch, t, device_out, slot.stream);
+    else
+      check(cudaMemcpyAsync(slot.host_out.reserve(t.out_bytes(), kAllocating), device_out,
+                            t.out_bytes(), cudaMemcpyDeviceToHost, slot.stream),
+            "copy from the GPU");
     slot.done.record(slot.stream);
+  }
+
+  // Each tensor of the batch into its job's own device buffer, on the batch's stream.
+  void keep_on_device(const std::vector<const Job*>& batch, const BatchTables& t,
+                      const uint8_t* device_out, cudaStream_t stream) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const BatchImage& im = t.images()[i];
+      const size_t bytes = run_.processor.spec().sized(im.out_w, im.out_h).bytes();
+      uint8_t* kept = outputs_[batch[i]].reserve(bytes, kAllocating);
+      check(cudaMemcpyAsync(kept, device_out + im.out, bytes, cudaMemcpyDeviceToDevice, stream),
+            "copy on the GPU");
+    }
   }
 
   // Waits for the slot's batch; its tensors (and files) are made on the CPU tier's threads, then
@@ -172,6 +194,10 @@ class GpuStage {
         const int image = slot.image_of[i];
         if (image < 0) return;
         Job& job = *jobs[i];
+        if (run_.outputs_on_device) {
+          job.device_output = outputs_.at(&job).data();
+          return;
+        }
         const BatchImage& im = slot.tables.images()[static_cast<size_t>(image)];
         const OutputSpec spec = run_.processor.spec().sized(im.out_w, im.out_h);
         job.output.resize(spec.bytes());
@@ -190,6 +216,7 @@ class GpuStage {
   SinkStage& sink_;
   JobSlots& slots_;
   Slot (&ring_)[kRing];
+  DeviceOutputs& outputs_;  // used only by this stage's thread
   const int batch_;
   oneapi::tbb::task_arena cpu_;  // packing and unpacking: as many threads as decoding
   int next_ = 0;
@@ -255,7 +282,10 @@ void GpuEngine::run(EngineRun& run) {
   check(cudaSetDevice(device_), "cudaSetDevice");
   JobSlots slots(gpu_in_flight(run.options, batch_));
   SinkStage sink(run, slots);
-  GpuStage gpu(run, sink, slots, ring_->slots, device_, batch_);
+  if (run.outputs_on_device && run.options.format != OutputFormat::npy)
+    throw UsageError("tensors kept on the GPU need npy output");
+  ring_->outputs.clear();  // the buffers of another run's job slots
+  GpuStage gpu(run, sink, slots, ring_->slots, ring_->outputs, device_, batch_);
   run_cpu_graph(
       run, slots,
       [&](Job& job, Scratch& scratch) { run.processor.decode_and_plan(job, scratch, run.stats); },

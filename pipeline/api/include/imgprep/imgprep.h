@@ -151,12 +151,18 @@ JobSummary run_job(const Options& options, JobStop* stop = nullptr);
 
 // One processed input, as process_images hands it over; the views last until the callback
 // returns.
+// Where process_images leaves each tensor: in host memory (ProcessedImage::data), or in the GPU
+// engine's device memory (ProcessedImage::device_data: engine gpu, npy output).
+enum class TensorPlace { host, device };
+
 struct ProcessedImage {
   size_t index = 0;                   // its position in the inputs
   const InputItem* input = nullptr;
   std::span<const uint8_t> data;      // the tensor (options' layout, dtype and channels; no
                                       // header), or the encoded file for format images; empty
-                                      // when failed
+                                      // when failed or on the device
+  const uint8_t* device_data = nullptr;  // TensorPlace::device: the tensor in the memory of
+                                         // options.device (valid during the call), else null
   int width = 0, height = 0;          // the tensor's or image file's size
   int source_width = 0, source_height = 0;  // the input's, upright; 0 when unknown
   std::string_view error;             // why it failed; empty when it succeeded
@@ -183,7 +189,7 @@ struct StreamSummary {
 // options.augment applies per input, keyed by InputItem::key.
 StreamSummary process_images(const std::vector<InputItem>& inputs, const Options& options,
                              const std::function<bool(const ProcessedImage&)>& on_image,
-                             JobStop* stop = nullptr);
+                             JobStop* stop = nullptr, TensorPlace place = TensorPlace::host);
 
 // An image of an ImageStream, owning its bytes.
 struct StreamedImage {
@@ -278,7 +284,9 @@ class ImageStream {
 // Consecutive inputs in batches of their tensors, for a training loader: batch b holds the
 // inputs b * batch_size ... (b + 1) * batch_size - 1 that succeeded, in order.
 struct Batch {
-  std::shared_ptr<uint8_t[]> tensors;  // `count` tensors of the options' fixed size, back to back
+  std::shared_ptr<uint8_t[]> tensors;  // `count` tensors of the options' fixed size, back to
+                                       // back
+  int device = -1;                     // where: host memory, else this CUDA device's
   size_t count = 0;
   std::vector<int64_t> labels;   // per tensor
   std::vector<uint64_t> keys;    // per tensor: its input's key
@@ -294,23 +302,35 @@ struct Batch {
 // Batch buffers, reused once their last holder (a tensor in the caller's hands) lets go: a new
 // buffer of a few hundred MB would cost a page fault per 4 KiB on every batch. Shared by the
 // streams of successive epochs; keeps at most `keep` free buffers, of the last size asked for.
+// In host memory, or (device >= 0) in that CUDA device's memory: a device buffer is written
+// again only after the device has finished the work queued before (the caller's kernels may
+// still be reading it when it lets go).
 class BatchBuffers : public std::enable_shared_from_this<BatchBuffers> {
  public:
-  explicit BatchBuffers(size_t keep) : keep_(keep) {}
+  explicit BatchBuffers(size_t keep, int device = -1) : keep_(keep), device_(device) {}
+  ~BatchBuffers();
+  BatchBuffers(const BatchBuffers&) = delete;
+  BatchBuffers& operator=(const BatchBuffers&) = delete;
+
   std::shared_ptr<uint8_t[]> take(size_t bytes);
+  int device() const { return device_; }  // -1: host memory
 
  private:
-  void give_back(std::unique_ptr<uint8_t[]> buffer, size_t bytes);
+  void give_back(uint8_t* buffer, size_t bytes);
+  void release(uint8_t* buffer) const;
 
   const size_t keep_;
+  const int device_;
   std::mutex mutex_;
   size_t bytes_ = 0;
-  std::vector<std::unique_ptr<uint8_t[]>> free_;
+  std::vector<uint8_t*> free_;
 };
 
 // process_images in batches: the engine runs on a thread of its own from construction, and at
 // most `prefetch` batches wait for next(). The options need a fixed output size (npy). Batch
-// memory comes from `buffers` (a pool of its own when none is given).
+// memory comes from `buffers` (a pool of host memory when none is given); with buffers on a
+// device, the GPU engine makes the batches there (options engine gpu on that device) and
+// they never pass through host memory.
 // Destroying it (or close()) stops the engine and waits for its threads.
 class BatchStream {
  public:

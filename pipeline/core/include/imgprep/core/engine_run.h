@@ -20,6 +20,9 @@ struct EngineRun {
   OutputSink& sink;
   RunStats& stats;
   std::atomic<bool>& stop;  // set to stop reading new inputs (errors, --max-errors)
+  // The GPU engine leaves each tensor in device memory (Job::device_output) instead of
+  // copying it back; no other engine can.
+  bool outputs_on_device = false;
 };
 
 }  // namespace imgprep

@@ -84,6 +84,9 @@ struct Job {
   const InputItem* item = nullptr;
   Bytes encoded;  // file bytes
   Bytes output;   // tensor bytes, or the encoded image file
+  // The tensor in GPU memory instead, in a run that keeps outputs there
+  // (EngineRun::outputs_on_device); valid until the job is released.
+  const uint8_t* device_output = nullptr;
   // Engines that resample elsewhere (the GPU) carry the decoded pixels and their plan.
   DecodedImage decoded;
   ResizePlan plan;
@@ -108,6 +111,7 @@ struct Job {
     seq = new_seq;
     item = new_item;
     width = height = 0;
+    device_output = nullptr;
     box = {};
     flipped = false;
     cancelled = false;
