@@ -4,7 +4,7 @@
 #   scripts/gpu_check.sh pack          (here, after scripts/setup.sh test and the normal build)
 #       Builds build/gpu-kit-build (Release, -DIMGPREP_CUDA=ON, sm_90 SASS + compute_90 PTX),
 #       and fills gpu-kit/ (git-ignored, at most 55 MiB): bin/ (imgprep, imgprep-gpu-stage-bench,
-#       imgprep_gpu_kernel_test, stripped), lib/ (every shared library they need except glibc and
+#       imgprep_gpu_kernel_test, imgprep_gpu_batches_test, stripped), lib/ (every shared library they need except glibc and
 #       the NVIDIA driver; the binaries run with LD_LIBRARY_PATH=gpu-kit/lib, set only for them)
 #       and data/ (~150 ImageNet photos, the JPEG/PNG sample set, 4 large photos of which 2 are
 #       progressive). OpenCV's codecs plugin is not packed: the kit's inputs are JPEG and PNG and
@@ -63,14 +63,15 @@ pack() {
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIMGPREP_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90 > "$build.configure.log" 2>&1 ||
     { tail -30 "$build.configure.log"; die "configure failed (log: $build.configure.log)"; }
-  cmake --build "$build" --target imgprep imgprep-gpu-stage-bench imgprep_gpu_kernel_test -j2 ||
+  cmake --build "$build" --target imgprep imgprep-gpu-stage-bench imgprep_gpu_kernel_test \
+    imgprep_gpu_batches_test -j2 ||
     die "build failed"
 
   echo "== filling $kit"
   rm -rf "$kit"
   mkdir -p "$kit/bin" "$kit/lib" "$kit/data"
   local b
-  for b in imgprep imgprep-gpu-stage-bench imgprep_gpu_kernel_test; do
+  for b in imgprep imgprep-gpu-stage-bench imgprep_gpu_kernel_test imgprep_gpu_batches_test; do
     cp "$build/bin/$b" "$kit/bin/$b"
     strip "$kit/bin/$b"
   done
@@ -254,6 +255,13 @@ gtest_status() {
 
 step_kernel_test() {
   t 80 "${KITENV[@]}" "$KIT/bin/imgprep_gpu_kernel_test"
+  gtest_status ""
+  [[ -n $STATUS ]] || STATUS=pass
+}
+
+# The training loader's batches made on the GPU (device="cuda") against the CPU engine's.
+step_device_batches() {
+  t 30 env IMGPREP_SAMPLE="$KIT/data/sample" "${KITENV[@]}" "$KIT/bin/imgprep_gpu_batches_test"
   gtest_status ""
   [[ -n $STATUS ]] || STATUS=pass
 }
@@ -501,9 +509,10 @@ run_checks() {
   : > "$WORK/steps.tsv"
   mkdir -p "$WORK/e"
   log "gpu_check run: kit $KIT, out $OUT_DIR, $(uname -srm), time scale $SCALE"
-  # Limits, in seconds, sum 475 (the run must end within 8 minutes on the GPU machine).
+  # Limits, in seconds, sum 500 (the run must end within 8.5 minutes on the GPU machine).
   step environment 20 step_environment
   step kernel_test 60 step_kernel_test
+  step device_batches 25 step_device_batches
   step stage_bench 40 step_stage_bench
   step sanitizers 100 step_sanitizers
   step engines 110 step_engines

@@ -27,9 +27,10 @@
 //     must copy from host memory into one device allocation, and so on).
 //   - A launch whose grid or block exceeds CUDA's limits fails as a real one does.
 //
-// It implements the runtime calls that gpu_engine.cpp, the bench and the kernel launch
-// (kernels/include/imgprep/kernels/resample_batch_cuda.h) make, with the signatures of
-// <cuda_runtime.h>; it is compiled as plain C++ and nothing links libcudart.
+// It implements the runtime calls that gpu_engine.cpp, gpu_memory.cpp, the bench, the kernel
+// launch (kernels/include/imgprep/kernels/resample_batch_cuda.h) and
+// tests/gpu_kernel/gpu_batches_test.cpp make, with the signatures of <cuda_runtime.h>; it is
+// compiled as plain C++ and nothing links libcudart.
 //
 // Environment:
 //   IMGPREP_FAKE_CUDA_IMMEDIATE=1          stream work runs at once, when it is enqueued: the
@@ -588,6 +589,22 @@ cudaError_t cudaFreeHost(void* ptr) {
   std::lock_guard lock(mutex);
   run_all_streams();
   return ptr ? result(remove_allocation(ptr, false)) : cudaSuccess;
+}
+
+// Device or pinned memory of the fake's allocations; any other address is unregistered host
+// memory, as for a real runtime.
+cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* attributes, const void* ptr) {
+  if (!attributes) return result(cudaErrorInvalidValue);
+  std::lock_guard lock(mutex);
+  *attributes = cudaPointerAttributes{};
+  attributes->type = cudaMemoryTypeUnregistered;
+  attributes->device = -2;
+  if (const Allocation* a = allocation_of(ptr)) {
+    attributes->type = a->device ? cudaMemoryTypeDevice : cudaMemoryTypeHost;
+    attributes->device = a->owner;
+    (a->device ? attributes->devicePointer : attributes->hostPointer) = const_cast<void*>(ptr);
+  }
+  return cudaSuccess;
 }
 
 cudaError_t cudaMemGetInfo(size_t* free, size_t* total) {
