@@ -25,7 +25,7 @@ struct BenchFlags {
 
   explicit BenchFlags(CLI::App& bench) {
     bench.add_option("--tiers", tiers,
-                     "comma-separated: serial, threads, procs, tbb, gpu, ceiling (default all)");
+                     "comma-separated: serial, threads, procs, tbb, gpu, gpu-decode, ceiling (default all)");
     bench.add_option("--repeat", options.repeat, "timed runs per tier, 1..1000 (default 5)");
     bench.add_option("--warmup", options.warmup,
                      "untimed runs per tier first, 0..1000; the first checks the output "

@@ -128,7 +128,7 @@ pack() {
 Device call (one call; everything under \$OUT comes back):
   command:   scripts/gpu_check.sh run gpu-kit
   carry:     ["gpu-kit"]
-  timeout_s: 540
+  timeout_s: 580
 EOF
 }
 
@@ -414,8 +414,8 @@ step_bench() {
     name=$OUT_DIR/bench-$threads.json
     local -a extra=()
     [[ $threads == all ]] || extra=(--threads "$threads")
-    t 60 "${IMGPREP[@]}" bench "$DATA" --tiers tbb,gpu,ceiling --preset imagenet --repeat 3 \
-      --json "$name" "${extra[@]}"
+    t 60 env IMGPREP_NVJPEG_LIBRARY="$(find_nvjpeg)" "${IMGPREP[@]}" bench "$DATA" \
+      --tiers tbb,gpu,gpu-decode,ceiling --preset imagenet --repeat 3 --json "$name" "${extra[@]}"
     if ((T_RC != 0)); then
       fig "bench $threads" "$(jstr "exit $T_RC: $(tail -2 <<< "$T_OUT")")"
       ((HAVE_GPU)) && STATUS="fail (bench $threads: exit $T_RC)"
@@ -427,6 +427,78 @@ step_bench() {
     fi
   done
   [[ -n $STATUS ]] || STATUS=$( ((HAVE_GPU)) && echo pass || echo "no GPU: the gpu tier cannot run")
+}
+
+# nvJPEG on the GPU machine: the kit does not carry it; torch's or torchvision's wheels do.
+find_nvjpeg() {
+  python3 - <<'EOF' 2> /dev/null || true
+import glob, os, site, sys
+roots = site.getsitepackages() + [site.getusersitepackages()]
+patterns = ['nvidia/cu13/lib/libnvjpeg.so.13*', 'nvidia/nvjpeg/lib/libnvjpeg.so.13*',
+            'torchvision.libs/libnvjpeg*.so.13*', 'torch/lib/libnvjpeg*.so.13*']
+found = [f for r in roots for p in patterns for f in sorted(glob.glob(os.path.join(r, p)))]
+found += sorted(glob.glob('/usr/local/cuda*/lib64/libnvjpeg.so.13*'))
+print(found[0] if found else '')
+EOF
+}
+
+# Per-pixel agreement of two uint8 runs' shards, in levels: mean |difference|, its 99.9th
+# percentile and maximum, over the rows both have.
+agreement() {
+  python3 - "$1" "$2" <<'EOF' 2> /dev/null || echo null
+import glob, json, os, sys
+import numpy as np
+def rows(out):
+    return np.concatenate([np.load(f) for f in sorted(glob.glob(os.path.join(out, 'shard-*.npy')))])
+a, b = rows(sys.argv[1]).astype(np.int16), rows(sys.argv[2]).astype(np.int16)
+d = np.abs(a - b)
+meta = json.load(open(os.path.join(sys.argv[2], 'meta.json')))
+print(json.dumps({'images': int(len(a)), 'mean': round(float(d.mean()), 4),
+                  'p99.9': int(np.percentile(d, 99.9)), 'max': int(d.max()),
+                  'identical_images': int(sum((x == 0).all() for x in d)),
+                  'decoders': meta.get('decoders')}))
+EOF
+}
+
+# --decode gpu: nvJPEG found, its backend and engines, agreement with the CPU engine's decoding
+# (the bounds: mean <= 0.25, 99.9th percentile <= 2, max <= 4 levels), and images/s of the
+# hardware and GPU backends at batch 128 and 256.
+step_gpu_decode() {
+  local lib
+  lib=$(find_nvjpeg)
+  fig libnvjpeg "$(jstr "${lib:-not found}")"
+  if [[ -z $lib ]]; then
+    STATUS=$( ((HAVE_GPU)) && echo "fail: no libnvjpeg.so.13 on this machine" || echo "no GPU: no nvJPEG")
+    return
+  fi
+  local cpu=$WORK/e/decode-cpu gpu=$WORK/e/decode-gpu
+  t 30 "${IMGPREP[@]}" run "$DATA" -o "$cpu" --engine cpu --no-shrink-on-load --preset imagenet \
+    --dtype uint8 -q
+  t 30 env IMGPREP_NVJPEG_LIBRARY="$lib" "${IMGPREP[@]}" run "$DATA" -o "$gpu" --decode gpu \
+    --cpu-decode-share 0 --preset imagenet --dtype uint8
+  fig "run" "$(jstr "exit $T_RC: $(head -1 <<< "$T_OUT")")"
+  if ((T_RC != 0)); then
+    STATUS=$( ((HAVE_GPU)) && echo "fail (--decode gpu: exit $T_RC)" || echo "no GPU: --decode gpu refused")
+    return
+  fi
+  local figures
+  figures=$(agreement "$cpu" "$gpu")
+  fig agreement "$figures"
+  if ! python3 -c 'import json,sys; a=json.loads(sys.argv[1]); sys.exit(0 if a["mean"] <= 0.25 and a["p99.9"] <= 2 and a["max"] <= 4 else 1)' "$figures"; then
+    STATUS="fail (outside the agreement bounds: $figures)"
+  fi
+  local backend batch name
+  for backend in hardware gpu; do
+    for batch in 128 256; do
+      name=$OUT_DIR/bench-decode-$backend-$batch.json
+      t 25 env IMGPREP_NVJPEG_LIBRARY="$lib" IMGPREP_NVJPEG_BACKEND="$backend" "${IMGPREP[@]}" \
+        bench "$DATA/imagenet" --tiers gpu-decode --preset imagenet --batch "$batch" \
+        --cpu-decode-share 0 --repeat 3 --json "$name"
+      fig "bench $backend batch $batch" "$(bench_figures "$name")"
+    done
+  done
+  rm -rf "$cpu" "$gpu"
+  [[ -n $STATUS ]] || STATUS=pass
 }
 
 step_torchvision() {
@@ -509,13 +581,14 @@ run_checks() {
   : > "$WORK/steps.tsv"
   mkdir -p "$WORK/e"
   log "gpu_check run: kit $KIT, out $OUT_DIR, $(uname -srm), time scale $SCALE"
-  # Limits, in seconds, sum 500 (the run must end within 8.5 minutes on the GPU machine).
+  # Limits, in seconds, sum 560 (the run must end within 9.5 minutes on the GPU machine).
   step environment 20 step_environment
   step kernel_test 60 step_kernel_test
   step device_batches 25 step_device_batches
   step stage_bench 40 step_stage_bench
   step sanitizers 100 step_sanitizers
   step engines 110 step_engines
+  step gpu_decode 60 step_gpu_decode
   step bench 60 step_bench
   step torchvision_peer 45 step_torchvision
   step failure_paths 40 step_failure_paths

@@ -4,7 +4,8 @@
 # Runs apt-get as root, or through sudo for other users. test (and bench) also make .venv, the
 # Python package's virtual environment: Debian's python3 with --system-site-packages (so Debian's
 # numpy and torch stay visible) plus pip's nanobind and scikit-build-core, with the package of
-# the build tree (build/python) on its path; and .venv-numpy2 (numpy 2 from pip, no torch), where
+# the build tree (build/python) on its path, and nvJPEG's wheel (nvidia-nvjpeg: nvjpeg.h for the
+# build's GPU JPEG decoding, libnvjpeg.so.13 loaded at run time); and .venv-numpy2 (numpy 2 from pip, no torch), where
 # the tests use the package too. bench also makes bench/.venv (Debian's
 # python3 with --system-site-packages, plus pip's nvidia-dali-cuda130 for bench/peers/dali_cpu.py)
 # when it is missing; a pip failure there only prints a message (the DALI peer then reports
@@ -49,6 +50,14 @@ if [ "${1:-build}" != build ]; then
     [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
       "nanobind>=2.0" "scikit-build-core>=0.10"
+  fi
+  # nvJPEG of CUDA 13.0 (runs on a 13.0 driver and later): its header for the build, and the
+  # library the GPU engine loads when it decodes JPEGs (--decode gpu).
+  nvjpeg_version=13.0.4.44
+  if ! "$venv/bin/python" -m pip show nvidia-nvjpeg 2>/dev/null | grep -qx "Version: $nvjpeg_version"; then
+    echo "setup: installing nvidia-nvjpeg $nvjpeg_version into $venv (pip)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+      "nvidia-nvjpeg==$nvjpeg_version"
   fi
   # `import imgprep` in the venv finds the package the build lays out in build/python.
   site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

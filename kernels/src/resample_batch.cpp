@@ -8,13 +8,6 @@ namespace {
 
 uint64_t align_up(uint64_t v) { return (v + BatchTables::kAlign - 1) / BatchTables::kAlign * BatchTables::kAlign; }
 
-constexpr unsigned kBlockX = 32, kBlockY = 8;  // a warp across a row, 8 rows: 256 threads
-
-unsigned blocks(uint64_t extent, unsigned per_block, unsigned limit) {
-  const uint64_t n = (extent + per_block - 1) / per_block;
-  return static_cast<unsigned>(n < 1 ? 1 : (n > limit ? limit : n));
-}
-
 }  // namespace
 
 void BatchTables::clear() {
@@ -114,12 +107,9 @@ BatchView BatchTables::host_view(const uint8_t* src, uint8_t* out) const {
 }
 
 LaunchShape resample_launch_shape(const BatchView& batch) {
-  LaunchShape shape;
-  shape.block = {kBlockX, kBlockY, 1};
-  shape.grid = {blocks(static_cast<uint64_t>(batch.max_out_w), kBlockX, kMaxGridX),
-                blocks(static_cast<uint64_t>(batch.max_out_h), kBlockY, kMaxGridYZ),
-                blocks(static_cast<uint64_t>(batch.image_count), 1, kMaxGridYZ)};
-  return shape;
+  return batch_launch_shape(static_cast<uint64_t>(batch.max_out_w),
+                            static_cast<uint64_t>(batch.max_out_h),
+                            static_cast<uint64_t>(batch.image_count));
 }
 
 void resample_batch_on_host(const BatchTables& tables, const OutputSpec& format,

@@ -18,6 +18,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <turbojpeg.h>
+
 #include "imgprep/codecs/decoder.h"
 #include "test_support.h"
 
@@ -510,6 +512,64 @@ TEST(DecoderWarnings, WarningIsClearedForTheNextImage) {
   decoder.decode(png, DecodeOptions{}, img);
   EXPECT_EQ(img.warning, "");
   EXPECT_EQ(img.width, 8);
+}
+
+// What decides whether a GPU's JPEG decoder takes a JPEG, read from JPEGs that TurboJPEG makes
+// with known settings.
+JpegLayout layout_of(const std::vector<uint8_t>& jpeg) {
+  Decoder decoder;
+  decoder.open(jpeg, DecodeOptions{});
+  return decoder.jpeg_layout();
+}
+
+std::vector<uint8_t> encode_jpeg(int subsampling, int flags = 0) {
+  const int w = 56, h = 40;
+  std::vector<uint8_t> pixels(static_cast<size_t>(w) * h * 3);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>(i * 37 % 251);
+  tjhandle tj = tjInitCompress();
+  unsigned char* out = nullptr;
+  unsigned long size = 0;
+  const int status = tjCompress2(tj, pixels.data(), w, 0, h, TJPF_RGB, &out, &size, subsampling,
+                                 90, flags);
+  std::vector<uint8_t> jpeg(out, out + (status == 0 ? size : 0));
+  tjFree(out);
+  tjDestroy(tj);
+  if (jpeg.empty()) throw std::runtime_error("tjCompress2 failed");
+  return jpeg;
+}
+
+TEST(JpegLayout, SaysHowEachJpegIsCoded) {
+  const JpegLayout j420 = layout_of(encode_jpeg(TJSAMP_420));
+  EXPECT_FALSE(j420.progressive);
+  EXPECT_FALSE(j420.arithmetic);
+  EXPECT_TRUE(j420.single_scan);
+  EXPECT_TRUE(j420.complete);
+  EXPECT_FALSE(j420.cmyk);
+  EXPECT_EQ(j420.precision, 8);
+  EXPECT_EQ(j420.components, 3);
+  EXPECT_EQ(j420.sampling[0].h, 2);
+  EXPECT_EQ(j420.sampling[0].v, 2);
+  EXPECT_EQ(j420.sampling[1].h, 1);
+  EXPECT_EQ(j420.sampling[2].v, 1);
+  const JpegLayout j422 = layout_of(encode_jpeg(TJSAMP_422));
+  EXPECT_EQ(j422.sampling[0].h, 2);
+  EXPECT_EQ(j422.sampling[0].v, 1);
+  const JpegLayout j411 = layout_of(encode_jpeg(TJSAMP_411));
+  EXPECT_EQ(j411.sampling[0].h, 4);
+  const JpegLayout gray = layout_of(encode_jpeg(TJSAMP_GRAY));
+  EXPECT_EQ(gray.components, 1);
+  EXPECT_TRUE(gray.single_scan);
+
+  const JpegLayout progressive = layout_of(encode_jpeg(TJSAMP_444, TJFLAG_PROGRESSIVE));
+  EXPECT_TRUE(progressive.progressive);
+  EXPECT_FALSE(progressive.single_scan);
+  EXPECT_EQ(progressive.sampling[0].h, 1);
+
+  std::vector<uint8_t> jpeg = encode_jpeg(TJSAMP_420);
+  const std::vector<uint8_t> cut(jpeg.begin(), jpeg.begin() + static_cast<long>(jpeg.size() / 2));
+  EXPECT_FALSE(layout_of(cut).complete);
+  jpeg.insert(jpeg.end(), 3000, 0);  // bytes after the end-of-image marker, as some cameras add
+  EXPECT_TRUE(layout_of(jpeg).complete);
 }
 
 }  // namespace

@@ -28,9 +28,13 @@
 //   - A launch whose grid or block exceeds CUDA's limits fails as a real one does.
 //
 // It implements the runtime calls that gpu_engine.cpp, gpu_memory.cpp, the bench, the kernel
-// launch (kernels/include/imgprep/kernels/resample_batch_cuda.h) and
-// tests/gpu_kernel/gpu_batches_test.cpp make, with the signatures of <cuda_runtime.h>; it is
-// compiled as plain C++ and nothing links libcudart.
+// launches (resample_batch_cuda.h, upright.h: the upright kernel's body is upright_thread, run the
+// same way), tests/gpu_kernel/gpu_batches_test.cpp and the fake nvJPEG (fake_nvjpeg.cpp) make,
+// with the signatures of <cuda_runtime.h>; it is compiled as plain C++ and nothing links
+// libcudart. It is a shared library (libimgprep_fake_cudart.so) so that there is one fake device
+// per process: the fake nvJPEG, loaded at run time as the engine loads the real libnvjpeg, finds
+// the same allocations, streams and errors as the program that loaded it. Besides the runtime API
+// it exports imgprep_fake_cuda_stream_idle for the fake nvJPEG.
 //
 // Environment:
 //   IMGPREP_FAKE_CUDA_IMMEDIATE=1          stream work runs at once, when it is enqueued: the
@@ -76,6 +80,7 @@
 
 #include "imgprep/kernels/resample_batch.h"
 #include "imgprep/kernels/resample_batch_cuda.h"
+#include "imgprep/kernels/upright.h"
 
 // The opaque handle types of the runtime API (driver_types.h declares them, never defines them).
 struct CUstream_st {
@@ -299,6 +304,15 @@ void run_until(cudaStream_t stream, size_t upto) {
 
 void run_stream(cudaStream_t stream) { run_until(stream, stream->queued.size()); }
 
+// Whether `stream` has work queued that has not run; for the legacy default stream, whether any
+// stream of the current device has. Caller holds the mutex.
+bool has_unrun_work(cudaStream_t stream) {
+  if (stream) return stream->ran < stream->queued.size();
+  for (cudaStream_t s : streams)
+    if (s->device == current_device && s->ran < s->queued.size()) return true;
+  return false;
+}
+
 // Every stream of `device` (-1: of every device), as a device-wide synchronisation does.
 void run_all_streams(int device = -1) {
   for (cudaStream_t stream : streams)
@@ -398,19 +412,44 @@ bool valid_launch(const imgprep::LaunchShape& s) {
   return uint64_t{b.x} * b.y * b.z <= 1024u;
 }
 
-// Whether every array the kernel reads or writes starts in device memory of `device` (a kernel
-// dereferencing anything else faults: cudaErrorIllegalAddress).
-bool batch_on_device(const imgprep::BatchView& b, int device) {
-  const auto on = [device](const void* p, size_t size) {
-    const Allocation* a = device_allocation(p, size);
-    return a && a->owner == device;
-  };
-  return on(b.src, 1) && on(b.images, sizeof(imgprep::BatchImage) * b.image_count) &&
-         on(b.starts, 1) && on(b.weights, 1) && on(b.fixed, 1) && on(b.out, 1);
+// Whether [p, p + size) lies in one device allocation of `device` (a kernel dereferencing
+// anything else faults: cudaErrorIllegalAddress).
+bool on_device(const void* p, size_t size, int device) {
+  const Allocation* a = device_allocation(p, size);
+  return a && a->owner == device;
 }
 
-void run_grid(const imgprep::BatchView& batch, const imgprep::OutputSpec& format,
-              const imgprep::LaunchShape& shape) {
+// Whether every array the resample kernel reads or writes starts in device memory of `device`.
+bool batch_on_device(const imgprep::BatchView& b, int device) {
+  return on_device(b.src, 1, device) &&
+         on_device(b.images, sizeof(imgprep::BatchImage) * b.image_count, device) &&
+         on_device(b.starts, 1, device) && on_device(b.weights, 1, device) &&
+         on_device(b.fixed, 1, device) && on_device(b.out, 1, device);
+}
+
+// Whether the bytes the upright kernel touches for `im` lie in device memory of `device`: from
+// the first to the last RGB pixel of the stored rectangle that holds its window (read from the
+// decoded rectangle at (x0, y0), rows of src_pitch bytes), and its RGBX window. Checked when the
+// kernel runs, since the image table is device memory that an earlier copy on the stream fills.
+bool upright_image_on_device(const imgprep::UprightView& view, const imgprep::UprightImage& im,
+                             int device) {
+  if (im.dst_w <= 0 || im.dst_h <= 0) return true;  // the kernel touches nothing
+  const imgprep::PixelRect r = imgprep::stored_rect(im.orientation, im.stored_w, im.stored_h,
+                                                    {im.u0, im.v0, im.dst_w, im.dst_h});
+  const int64_t first = int64_t{r.y - im.y0} * im.src_pitch + int64_t{r.x - im.x0} * 3;
+  const int64_t end = int64_t{r.y + r.height - 1 - im.y0} * im.src_pitch +
+                      int64_t{r.x + r.width - im.x0} * 3;
+  if (end <= first) return false;
+  const uintptr_t src = reinterpret_cast<uintptr_t>(view.src) + im.src;
+  const auto* read_from = reinterpret_cast<const void*>(src + static_cast<uintptr_t>(first));
+  return on_device(read_from, static_cast<size_t>(end - first), device) &&
+         on_device(view.dst + im.dst, uint64_t{4} * static_cast<uint64_t>(im.dst_w) *
+                                          static_cast<uint64_t>(im.dst_h), device);
+}
+
+// Calls body(block, thread) for every thread of every block of a launch of `shape`.
+template <typename Body>
+void for_each_thread(const imgprep::LaunchShape& shape, const Body& body) {
   using imgprep::LaunchDim;
   for (unsigned bz = 0; bz < shape.grid.z; ++bz)
     for (unsigned by = 0; by < shape.grid.y; ++by)
@@ -418,8 +457,28 @@ void run_grid(const imgprep::BatchView& batch, const imgprep::OutputSpec& format
         for (unsigned tz = 0; tz < shape.block.z; ++tz)
           for (unsigned ty = 0; ty < shape.block.y; ++ty)
             for (unsigned tx = 0; tx < shape.block.x; ++tx)
-              imgprep::resample_batch_thread(batch, format, shape, LaunchDim{bx, by, bz},
-                                             LaunchDim{tx, ty, tz});
+              body(LaunchDim{bx, by, bz}, LaunchDim{tx, ty, tz});
+}
+
+void run_grid(const imgprep::BatchView& batch, const imgprep::OutputSpec& format,
+              const imgprep::LaunchShape& shape) {
+  for_each_thread(shape, [&](imgprep::LaunchDim block, imgprep::LaunchDim thread) {
+    imgprep::resample_batch_thread(batch, format, shape, block, thread);
+  });
+}
+
+// The upright kernel, or the fault it would raise on an image whose pixels are not all in
+// device memory of `device` (then it writes nothing).
+void run_upright_grid(const imgprep::UprightView& view, const imgprep::LaunchShape& shape,
+                      int device) {
+  for (int i = 0; i < view.count; ++i)
+    if (!upright_image_on_device(view, view.images[i], device)) {
+      sticky_error = cudaErrorIllegalAddress;
+      return;
+    }
+  for_each_thread(shape, [&](imgprep::LaunchDim block, imgprep::LaunchDim thread) {
+    imgprep::upright_thread(view, shape, block, thread);
+  });
 }
 
 // ---- The report -------------------------------------------------------------------------------
@@ -676,6 +735,33 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   return cudaSuccess;
 }
 
+// Reports without running anything (cudaEventQuery runs the work it waits for): the stream is
+// busy until something makes the host see its work. So a loop polling a busy stream never ends
+// in the default deferred mode; the engine waits with events or cudaStreamSynchronize.
+cudaError_t cudaStreamQuery(cudaStream_t stream) {
+  std::lock_guard lock(mutex);
+  if (const cudaError_t error = check_stream(stream)) return result(error);
+  if (sticky_error != cudaSuccess) return result(sticky_error);
+  return has_unrun_work(stream) ? cudaErrorNotReady : cudaSuccess;
+}
+
+cudaError_t cudaStreamGetDevice(cudaStream_t stream, int* device) {
+  if (!device) return result(cudaErrorInvalidValue);
+  std::lock_guard lock(mutex);
+  if (const cudaError_t error = check_stream(stream)) return result(error);
+  *device = device_of(stream);
+  return cudaSuccess;
+}
+
+// For the fake nvJPEG: 1 when `stream` (or, for the legacy default stream, every stream of the
+// calling thread's current device) has no queued work that has not run, else 0. A stream that
+// does not exist has none.
+extern "C" int imgprep_fake_cuda_stream_idle(cudaStream_t stream) {
+  std::lock_guard lock(mutex);
+  if (stream && !streams.count(stream)) return 1;
+  return has_unrun_work(stream) ? 0 : 1;
+}
+
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   std::lock_guard lock(mutex);
   if (stream && !streams.count(stream)) return result(cudaErrorInvalidResourceHandle);
@@ -757,6 +843,24 @@ const char* resample_kernel_unavailable() {
              : nullptr;
 }
 
+// What every launch checks before it enqueues, in the real runtime's order: an injected failure,
+// the context, the stream's device, the kernel image, the launch shape. Returns the error's text
+// as cudaGetLastError reports it, or nullptr (and counts the launch). Called under `mutex`.
+static const char* refused_launch(cudaStream_t stream, const LaunchShape& shape) {
+  const auto fail = [](cudaError_t error) {
+    result(error);
+    return cudaGetErrorString(cudaGetLastError());
+  };
+  if (const cudaError_t error = injected(launch_calls, "IMGPREP_FAKE_CUDA_FAIL_LAUNCH_AFTER"))
+    return fail(error);
+  if (const cudaError_t error = context_error()) return fail(error);
+  if (const cudaError_t error = check_launch_stream(stream)) return fail(error);
+  if (no_kernel_image(current_device)) return fail(cudaErrorNoKernelImageForDevice);
+  if (!valid_launch(shape)) return fail(cudaErrorInvalidConfiguration);
+  report.launches.add(current_device);
+  return nullptr;
+}
+
 // The kernel's launch, as the real one (resample_batch.cu) makes it: the shape from
 // resample_launch_shape, refused (cudaErrorInvalidConfiguration) beyond CUDA's limits, then
 // resample_batch_thread run for every thread of every block when the stream reaches it. Errors
@@ -765,19 +869,9 @@ const char* launch_resample_batch(const BatchView& batch, const OutputSpec& form
                                   void* stream_handle) {
   if (batch.image_count == 0) return nullptr;
   const auto stream = static_cast<cudaStream_t>(stream_handle);
-  const auto fail = [](cudaError_t error) {
-    result(error);
-    return cudaGetErrorString(cudaGetLastError());
-  };
   std::lock_guard lock(mutex);
-  if (const cudaError_t error = injected(launch_calls, "IMGPREP_FAKE_CUDA_FAIL_LAUNCH_AFTER"))
-    return fail(error);
-  if (const cudaError_t error = context_error()) return fail(error);
-  if (const cudaError_t error = check_launch_stream(stream)) return fail(error);
-  if (no_kernel_image(current_device)) return fail(cudaErrorNoKernelImageForDevice);
   const LaunchShape shape = resample_launch_shape(batch);
-  if (!valid_launch(shape)) return fail(cudaErrorInvalidConfiguration);
-  report.launches.add(current_device);
+  if (const char* error = refused_launch(stream, shape)) return error;
   // Touching memory outside the device's allocations is a fault when the kernel runs: the launch
   // succeeds, the error is sticky and shows at the next call that waits (or any later call).
   if (!batch_on_device(batch, current_device)) {
@@ -785,6 +879,26 @@ const char* launch_resample_batch(const BatchView& batch, const OutputSpec& form
     return nullptr;
   }
   enqueue(stream, [batch, format, shape] { run_grid(batch, format, shape); }, true);
+  return nullptr;
+}
+
+// The upright kernel's launch, made and checked like launch_resample_batch's: the shape from
+// upright_launch_shape, then upright_thread run for every thread of every block when the stream
+// reaches it. An image table, source rectangle or window outside the device's allocations is a
+// fault of the running kernel (see upright_image_on_device).
+const char* launch_upright(const UprightView& view, void* stream_handle) {
+  if (view.count == 0) return nullptr;
+  const auto stream = static_cast<cudaStream_t>(stream_handle);
+  std::lock_guard lock(mutex);
+  const LaunchShape shape = upright_launch_shape(view);
+  if (const char* error = refused_launch(stream, shape)) return error;
+  const int device = current_device;
+  if (view.count < 0 ||
+      !on_device(view.images, sizeof(UprightImage) * static_cast<size_t>(view.count), device)) {
+    enqueue(stream, [] { sticky_error = cudaErrorIllegalAddress; }, true);
+    return nullptr;
+  }
+  enqueue(stream, [view, shape, device] { run_upright_grid(view, shape, device); }, true);
   return nullptr;
 }
 

@@ -23,11 +23,12 @@ python3 - "$work/out/gpu_check.json" <<'PY'
 import json, sys
 summary = json.load(open(sys.argv[1]))
 names = [s['name'] for s in summary['steps']]
-expected = ['environment', 'kernel_test', 'device_batches', 'stage_bench', 'sanitizers', 'engines', 'bench',
+expected = ['environment', 'kernel_test', 'device_batches', 'stage_bench', 'sanitizers', 'engines',
+            'gpu_decode', 'bench',
             'torchvision_peer', 'failure_paths']
 assert names == expected, names
 bad = [(s['name'], s['status']) for s in summary['steps'] if s['status'].startswith(('fail', 'timeout'))]
 assert not bad, bad
 assert not summary['gpu']
-print('gpu_check dry run: 9 steps recorded, none failed')
+print('gpu_check dry run: 10 steps recorded, none failed')
 PY

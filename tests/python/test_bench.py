@@ -13,7 +13,7 @@ import pytest
 from conftest import IMGPREP, REPO, npy_crc, run_imgprep, write_list
 
 SCHEMA = json.loads((REPO / "bench" / "imgprep-bench.schema.json").read_text())
-ALL_TIERS = ["serial", "threads", "procs", "tbb", "gpu", "ceiling"]
+ALL_TIERS = ["serial", "threads", "procs", "tbb", "gpu", "gpu-decode", "ceiling"]
 
 
 def bench(inp, *args, expect=0):
@@ -64,8 +64,9 @@ def test_json_matches_the_schema_and_counts(sample_report, sample_dir):
     assert report["config"]["resize"] == "shorter:256"
     for t in report["tiers"]:
         if not t["available"]:
-            assert t["tier"] == "gpu" and t["reason"], t  # only the GPU may be missing
-            assert f"gpu       not available: {t['reason']}" in proc.stdout
+            # only the GPU tiers may be missing
+            assert t["tier"] in ("gpu", "gpu-decode") and t["reason"], t
+            assert f"{t['tier']:<10}not available: {t['reason']}" in proc.stdout
             continue
         assert len(t["runs_s"]) == 2
         assert t["ok"] == images and t["failed"] == 0

@@ -34,6 +34,14 @@ const Setting kSettings[] = {
      [](Options& o, const V& v) { o.shrink_on_load = parse_shrink_on_load(v.text); }},
     {"no-shrink-on-load", nullptr, kInputs, "same as --shrink-on-load off", Kind::flag, kBoth,
      [](Options& o, const V&) { o.shrink_on_load = ShrinkOnLoad::off; }},
+    {"decode", nullptr, kInputs,
+     "where JPEGs are decoded: cpu (default) or gpu (the GPU engine's JPEG decoder, for the "
+     "JPEGs it takes; others on the CPU; no shrink-on-load)",
+     Kind::text, kRunOnly, [](Options& o, const V& v) { o.decode = parse_decode(v.text); }},
+    {"cpu-decode-share", nullptr, kInputs,
+     "with --decode gpu: the share of the GPU's JPEGs that the CPU cores decode alongside it, "
+     "0..1, chosen by input position (default 0.3)",
+     Kind::number, kBoth, [](Options& o, const V& v) { o.cpu_decode_share = v.number; }},
     // Read signed: as an unsigned number, -1 would wrap around to no limit at all.
     {"max-pixels", nullptr, kInputs, "refuse larger images, 1 or more (default 178956970)",
      Kind::big_integer, kBoth,
@@ -208,6 +216,7 @@ void refuse_inapplicable(const Options& o, const std::vector<const Setting*>& gi
       {{"workers", "timeout-per-image"}, bench || o.cpu_engine == EngineKind::procs,
        "without --cpu-engine procs"},
       {{"batch", "device"}, bench || o.engine != Engine::cpu, "to --engine cpu"},
+      {{"cpu-decode-share"}, bench || o.decode == DecodeOn::gpu, "without --decode gpu"},
   };
   for (const Rule& rule : rules) {
     if (rule.applies) continue;

@@ -1,6 +1,7 @@
 // plan_job and run_job: a whole job, from the options to OUT's files and the summary.
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <optional>
 
 #include "imgprep/codecs/opencv_codecs.h"
@@ -47,12 +48,33 @@ void write_meta(const Options& options, const nlohmann::ordered_json& meta) {
   AtomicFile::write_file(options.output / "meta.json", json_text(meta, 2) + "\n");
 }
 
+// --decode gpu: how many of the manifest's rows each decoder made, those of the calls it resumed
+// included, and how many the GPU's decoder gave back to the CPU. (A field name in a row's strings
+// would be escaped: "decoder":"gpu" occurs only as the field.)
+nlohmann::json decoder_counts(const std::filesystem::path& manifest) {
+  int64_t gpu = 0, cpu = 0, given_back = 0;
+  std::ifstream rows(manifest);
+  for (std::string row; std::getline(rows, row);) {
+    if (row.find("\"decoder\":\"gpu\"") != std::string::npos) ++gpu;
+    if (row.find("\"decoder\":\"cpu\"") != std::string::npos) ++cpu;
+    if (row.find("\"gpu_fallback\":") != std::string::npos) ++given_back;
+  }
+  return {{"gpu", gpu}, {"cpu", cpu}, {"gpu_gave_back", given_back}};
+}
+
 }  // namespace
 
 EngineChoice choose_engine(const Options& o) {
   const std::string cpu = "engine cpu (" + describe(o.cpu_engine, o).workers;
   if (o.engine == Engine::cpu) return {o.cpu_engine, cpu + ")"};
   const GpuProbe probe = probe_gpu(o.device);
+  if (o.decode == DecodeOn::gpu) {
+    if (!probe.usable) throw UsageError("--decode gpu: " + probe.description);
+    const GpuProbe decoding = probe_gpu_decode(o.device);
+    if (!decoding.usable) throw UsageError("--decode gpu: " + decoding.description);
+    return {EngineKind::gpu,
+            "engine gpu (" + probe.description + "; JPEG decoding: " + decoding.description + ")"};
+  }
   if (probe.usable) return {EngineKind::gpu, "engine gpu (" + probe.description + ")"};
   if (o.engine == Engine::gpu) throw UsageError("--engine gpu: " + probe.description);
   return {o.cpu_engine, cpu + "; no GPU: " + short_reason(probe.description) + ")"};
@@ -144,6 +166,8 @@ JobSummary run_job(const Options& options, JobStop* external_stop) {
   summary.failed = stats.failed.load();
   summary.processed = stats.done.load() - summary.failed;
   summary.failed_in_all = resumed_failed + summary.failed;
+  summary.gpu_decoded = stats.gpu_decoded.load();
+  summary.gpu_decode_fallbacks = stats.gpu_decode_fallbacks.load();
   for (int s = 0; s < static_cast<int>(Stage::count); ++s)
     summary.busy_seconds[s] = stats.busy_seconds(static_cast<Stage>(s));
 
@@ -165,6 +189,7 @@ JobSummary run_job(const Options& options, JobStop* external_stop) {
   meta["failed"] = summary.failed_in_all;
   meta["skipped"] = inputs.skipped;
   meta["has_labels"] = inputs.has_labels;
+  if (options.decode == DecodeOn::gpu) meta["decoders"] = decoder_counts(summary.manifest);
   write_meta(options, meta);
   if (journal) journal->remove();
   return summary;

@@ -184,6 +184,10 @@ void Decoder::open_jpeg(const DecodeOptions& options) {
   info_.extent_h = static_cast<double>(info_.height) / info_.shrink;
 }
 
+JpegLayout Decoder::jpeg_layout() const {
+  return info_.format == ImageFormat::jpeg ? jpeg_->reader.layout() : JpegLayout{};
+}
+
 void Decoder::decode(DecodedImage& out, std::optional<Region> region) {
   out.warning.clear();
   out.icc_profile.clear();

@@ -180,6 +180,29 @@ std::span<const uint8_t> JpegReader::exif() const {
   return {};
 }
 
+JpegLayout JpegReader::layout() const {
+  const jpeg_decompress_struct& c = s_->cinfo;
+  JpegLayout layout;
+  layout.progressive = c.progressive_mode;
+  layout.arithmetic = c.arith_code;
+  layout.single_scan = !c.progressive_mode && c.comps_in_scan == c.num_components;
+  layout.precision = c.data_precision;
+  layout.components = c.num_components;
+  layout.cmyk = cmyk();
+  for (int i = 0; i < std::min(c.num_components, 3); ++i)
+    layout.sampling[i] = {c.comp_info[i].h_samp_factor, c.comp_info[i].v_samp_factor};
+  // The end-of-image marker after the scans; trailing bytes after it (some cameras append
+  // their own data) are looked through within the last 64 KiB.
+  const std::span<const uint8_t> d = s_->data;
+  const size_t from = std::max(s_->scan_start, d.size() - std::min<size_t>(d.size(), 65536));
+  for (size_t i = d.size(); i >= from + 2; --i)
+    if (d[i - 2] == 0xFF && d[i - 1] == 0xD9) {
+      layout.complete = true;
+      break;
+    }
+  return layout;
+}
+
 const std::string& JpegReader::icc_profile() const { return s_->icc_profile; }
 
 void JpegReader::prepare(int denom, int& out_width, int& out_height) {

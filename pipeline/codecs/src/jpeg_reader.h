@@ -9,6 +9,8 @@
 #include <span>
 #include <string>
 
+#include "imgprep/codecs/decoder.h"  // JpegLayout
+
 namespace imgprep {
 
 class JpegReader {
@@ -26,6 +28,7 @@ class JpegReader {
   bool cmyk() const;   // CMYK or YCCK: decoded as 4-channel CMYK
   bool adobe() const;  // an Adobe APP14 marker: CMYK samples are stored inverted
   std::span<const uint8_t> exif() const;  // APP1 payload starting "Exif\0\0", or empty
+  JpegLayout layout() const;  // how the image is coded (read_header's image)
   // The ICC profile from the APP2 ICC_PROFILE segments, or empty (also for malformed ones).
   const std::string& icc_profile() const;
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "imgprep/codecs/binary_path.h"
 #include "imgprep/codecs/decoder.h"
 #include "opencv_codecs_plugin.h"
 
@@ -20,23 +21,6 @@ struct Plugin {
   decltype(&imgprep_cv_encode) encode = nullptr;
   std::string error;
 };
-
-// The real path of the file holding this code: the shared library that links the codecs (the
-// Python module), else the executable; empty when unknown. (For code in the executable itself,
-// dladdr names argv[0], which may be relative to another folder: /proc/self/exe is used.)
-std::filesystem::path this_binary() {
-  std::error_code ec;
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&this_binary), &info) != 0 && info.dli_fname) {
-    const std::string name = info.dli_fname;
-    if (name.ends_with(".so") || name.find(".so.") != std::string::npos) {
-      const std::filesystem::path path = std::filesystem::canonical(name, ec);
-      if (!ec) return path;
-    }
-  }
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::filesystem::path() : exe;
-}
 
 // Where the plugin may be, in order: an install's PREFIX/lib/imgprep for PREFIX/bin/imgprep,
 // then beside the binary holding this code (the build tree's bin, the Python package), both

@@ -170,12 +170,18 @@ json machine() {
 
 std::vector<Tier> all_tiers() {
   std::vector<Tier> tiers;
-  for (EngineKind kind : kAllEngineKinds) tiers.push_back({kind});
+  for (EngineKind kind : kAllEngineKinds) {
+    tiers.push_back({kind});
+    if (kind == EngineKind::gpu) tiers.push_back({kind, true});
+  }
   tiers.push_back({});  // the ceiling
   return tiers;
 }
 
-const char* to_string(Tier tier) { return tier.engine ? to_string(*tier.engine) : "ceiling"; }
+const char* to_string(Tier tier) {
+  if (tier.gpu_decode) return "gpu-decode";
+  return tier.engine ? to_string(*tier.engine) : "ceiling";
+}
 
 std::vector<Tier> parse_tiers(const std::string& text) {
   const std::vector<Tier> all = all_tiers();

@@ -189,9 +189,12 @@ nlohmann::ordered_json verdict(Tier tier, const std::array<double, kStages>& bus
 
 }  // namespace
 
-nlohmann::ordered_json measure_tier(Tier tier, const Options& options, const BenchOptions& bench,
+nlohmann::ordered_json measure_tier(Tier tier, const Options& bench_options,
+                                    const BenchOptions& bench,
                                     const std::vector<InputItem>& items) {
   nlohmann::ordered_json result = {{"tier", to_string(tier)}, {"available", true}, {"reason", ""}};
+  Options options = bench_options;
+  if (tier.gpu_decode) options.decode = DecodeOn::gpu;
   // The GPU tier's context, module and buffers are made here, before any run is timed, and
   // reused by every run.
   std::unique_ptr<GpuEngine> gpu;
@@ -199,6 +202,11 @@ nlohmann::ordered_json measure_tier(Tier tier, const Options& options, const Ben
     try {
       gpu = std::make_unique<GpuEngine>(options);
       result["device"] = gpu->description();
+      if (tier.gpu_decode) {
+        const GpuProbe decoding = probe_gpu_decode(options.device);
+        if (!decoding.usable) throw GpuError(decoding.description);
+        result["jpeg_decoder"] = decoding.description;
+      }
     } catch (const GpuError& e) {  // not usable, with the probe's or the allocation's reason
       result["device"] = e.what();
       result["available"] = false;

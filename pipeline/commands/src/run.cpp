@@ -27,6 +27,15 @@ void print_summary(std::ostream& out, const Options& o, const JobSummary& s) {
     out << line;
   }
   out << "\n";
+  if (o.decode == DecodeOn::gpu) {
+    std::snprintf(line, sizeof line,
+                  "  decoded on the GPU %lld, on the CPU %lld (of which the GPU's decoder gave "
+                  "back %lld)\n",
+                  static_cast<long long>(s.gpu_decoded),
+                  static_cast<long long>(s.processed - s.gpu_decoded),
+                  static_cast<long long>(s.gpu_decode_fallbacks));
+    out << line;
+  }
   for (const std::string& e : s.warnings) out << "  warning: " << e << "\n";
   if (s.failed > 0) out << "  failed inputs are listed in " << s.manifest.string() << "\n";
 }

@@ -14,7 +14,10 @@ ImageProcessor::ImageProcessor(const ProcessingOptions& options)
   decode_.resize = options.resize;
   decode_.crop = options.crop;
   // A resized crop's box is drawn on the full image, and torchvision crops from a full decode.
-  if (options.augment.resized_crop()) decode_.shrink_on_load = ShrinkOnLoad::off;
+  // The GPU's decoder decodes at full scale, and so do the CPU cores beside it, so that an image
+  // has one plan whichever decodes it.
+  if (options.augment.resized_crop() || options.decode == DecodeOn::gpu)
+    decode_.shrink_on_load = ShrinkOnLoad::off;
   if (options.format == OutputFormat::images) {
     // Files hold 8-bit pixels in OpenCV's encoder order.
     spec_.layout = Layout::nhwc;
@@ -32,8 +35,40 @@ void decode_window(Decoder& decoder, ResizePlan& plan, DecodedImage& image) {
   plan.y.rebase(image.origin_y);
 }
 
+namespace {
+
+// What nvJPEG's hardware decoder takes (its GPU backend takes more): baseline Huffman-coded
+// single-scan JPEGs of 8-bit samples, gray or YCbCr in 4:4:4, 4:2:2, 4:2:0 or 4:4:0, whole.
+bool gpu_decodable(const JpegLayout& j) {
+  if (j.progressive || j.arithmetic || !j.single_scan || j.precision != 8 || !j.complete)
+    return false;
+  if (j.components == 1) return true;
+  if (j.components != 3 || j.cmyk) return false;
+  const JpegLayout::Sampling y = j.sampling[0], cb = j.sampling[1], cr = j.sampling[2];
+  const bool chroma_full = cb.h == 1 && cb.v == 1 && cr.h == 1 && cr.v == 1;
+  return chroma_full && (y.h == 1 || y.h == 2) && (y.v == 1 || y.v == 2);
+}
+
+// Whether an input is in the CPU's share of the GPU's JPEGs: a hash of its key, so the split is
+// the same for any threads, batch or timing (and so are the output bytes).
+bool in_cpu_share(uint64_t key, double share) {
+  uint64_t z = key + 0x9e3779b97f4a7c15ULL;  // SplitMix64's finaliser
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53 < share;
+}
+
+}  // namespace
+
+bool ImageProcessor::leave_to_gpu(const Job& job, const Decoder& decoder) const {
+  return options_.decode == DecodeOn::gpu && decoder.info().format == ImageFormat::jpeg &&
+         gpu_decodable(decoder.jpeg_layout()) &&
+         !in_cpu_share(job.item ? job.item->key : job.seq, options_.cpu_decode_share);
+}
+
 void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage& image,
-                             ResizePlan& plan, Placement& placement) const {
+                             ResizePlan& plan, Placement& placement, bool gpu_may_decode) const {
   StageTimer timer(stats, Stage::decode);
   const ImageInfo info = s.decoder.open(job.encoded, decode_);
   job.width = info.width;
@@ -62,6 +97,30 @@ void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage
     plan = s.last_plan;  // copies into plan's existing storage
   }
   if (draw.flip) flip_horizontally(plan);
+  if (gpu_may_decode && leave_to_gpu(job, s.decoder)) {
+    // The window the plan reads, upright; the GPU decodes it (job.gpu_decode).
+    const PixelRect window{plan.x.first_source(), plan.y.first_source(),
+                           plan.x.last_source() - plan.x.first_source(),
+                           plan.y.last_source() - plan.y.first_source()};
+    plan.x.rebase(window.x);
+    plan.y.rebase(window.y);
+    const int orientation = s.decoder.orientation();
+    const bool swap = orientation >= 5;
+    job.gpu_decode = {true, orientation, swap ? info.height : info.width,
+                      swap ? info.width : info.height, window};
+    image.pixels.clear();
+    image.width = window.width;
+    image.height = window.height;
+    image.origin_x = window.x;
+    image.origin_y = window.y;
+    image.source_width = info.width;
+    image.source_height = info.height;
+    image.warning.clear();
+    image.icc_profile.clear();
+    job.warning.clear();
+    return;
+  }
+  job.gpu_decode = {};
   decode_window(s.decoder, plan, image);
   stats.decoded_bytes.fetch_add(int64_t{image.width} * image.height * 3, std::memory_order_relaxed);
   job.warning = image.warning;
@@ -98,11 +157,12 @@ void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
   });
 }
 
-void ImageProcessor::decode_and_plan(Job& job, Scratch& s, RunStats& stats) const {
+void ImageProcessor::decode_and_plan(Job& job, Scratch& s, RunStats& stats,
+                                     bool gpu_may_decode) const {
   if (!job.ok() || job.cancelled) return;
   guard(job, s.decoder, [&] {
     Placement placement;
-    prepare(job, s, stats, job.decoded, job.plan, placement);
+    prepare(job, s, stats, job.decoded, job.plan, placement, gpu_may_decode);
     job.out_w = placement.out_w;
     job.out_h = placement.out_h;
   });

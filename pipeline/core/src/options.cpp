@@ -66,6 +66,7 @@ constexpr Named<DType> kDTypes[] = {
     {DType::float32, "float32"}, {DType::float16, "float16"}, {DType::uint8, "uint8"}};
 constexpr Named<Engine> kEngines[] = {
     {Engine::automatic, "auto"}, {Engine::cpu, "cpu"}, {Engine::gpu, "gpu"}};
+constexpr Named<DecodeOn> kDecodes[] = {{DecodeOn::cpu, "cpu"}, {DecodeOn::gpu, "gpu"}};
 constexpr Named<ShrinkOnLoad> kShrinks[] = {
     {ShrinkOnLoad::off, "off"}, {ShrinkOnLoad::automatic, "auto"}, {ShrinkOnLoad::max, "max"}};
 constexpr Named<OutputFormat> kFormats[] = {
@@ -328,6 +329,8 @@ EngineKind parse_cpu_engine(const std::string& text) {
   throw UsageError(std::string("--cpu-engine: expected ") + to_string(kCpuEngines[0]) + " or " +
                    to_string(kCpuEngines[1]) + ", got '" + text + "'");
 }
+const char* to_string(DecodeOn decode) { return name_of(kDecodes, decode); }
+DecodeOn parse_decode(const std::string& text) { return parse_name(kDecodes, text, "--decode"); }
 const char* to_string(ShrinkOnLoad shrink) { return name_of(kShrinks, shrink); }
 ShrinkOnLoad parse_shrink_on_load(const std::string& text) {
   return parse_name(kShrinks, text, "--shrink-on-load");
@@ -365,6 +368,11 @@ void validate(const Options& o) {
     throw UsageError("--io-latency must be in 0..60000 milliseconds, got " +
                      number_text(o.io_latency_ms));
   if (o.max_pixels == 0) throw UsageError("--max-pixels must be at least 1, got 0");
+  if (!(o.cpu_decode_share >= 0 && o.cpu_decode_share <= 1))
+    throw UsageError("--cpu-decode-share must be in [0, 1], got " +
+                     number_text(o.cpu_decode_share));
+  if (o.decode == DecodeOn::gpu && o.engine == Engine::cpu)
+    throw UsageError("--decode gpu needs the GPU engine (--engine gpu or auto)");
   check_range(o.pad_value, 0, 255, "--pad-value");
   validate_normalization(o);
   check_min(o.shard_size, 1, "--shard-size");
@@ -435,6 +443,8 @@ const ProcessingField kProcessingFields[] = {
     plain<&Options::exif>("exif", kOutput),
     named<&Options::shrink_on_load, parse_shrink_on_load>("shrink_on_load", kOutput),
     plain<&Options::max_pixels>("max_pixels", kOutput),
+    named<&Options::decode, parse_decode>("decode", kOutput),
+    plain<&Options::cpu_decode_share>("cpu_decode_share", kOutput),
     named<&Options::resize, parse_resize>("resize", kOutput),
     named<&Options::crop, parse_crop>("crop", kOutput),
     {"interp", kOutput, [](const ProcessingOptions& o) { return json(to_string(o.method.interp)); },

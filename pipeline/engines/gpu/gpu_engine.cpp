@@ -2,13 +2,17 @@
 
 #include <cuda_runtime.h>
 
+#include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 #include "../src/cpu_graph.h"
+#include "gpu_batch_decode.h"
+#include "gpu_jpeg_decoder.h"
 #include "imgprep/kernels/cuda_resources.h"
 #include "imgprep/kernels/resample_batch_cuda.h"
 
@@ -33,6 +37,7 @@ struct Slot {
   cuda::DeviceGrowBuffer device_in, device_out;
   std::vector<Job*> jobs;
   std::vector<int> image_of;  // per job: its index in tables.images(), -1 if it has none
+  GpuDecodeBuffers decoding;  // --decode gpu
 };
 
 // Where each job's tensor stays in a run that keeps outputs on the device: a buffer per job slot,
@@ -50,6 +55,7 @@ using DeviceOutputs = std::unordered_map<const Job*, cuda::DeviceGrowBuffer>;
 struct GpuEngine::Ring {
   Slot slots[kRing];
   DeviceOutputs outputs;
+  std::unique_ptr<GpuJpegDecoder> jpeg;  // made by the first run with --decode gpu
 };
 
 namespace {
@@ -72,6 +78,16 @@ class GpuStage {
                  .failed = [this] { release_ring(); }}) {}
 
   void push(Job* job) { thread_.push(job); }  // in input order
+
+  // --decode gpu, before the first push: what the GPU's decoder gives back is decoded on the
+  // CPU tier's threads.
+  void decode_with(GpuJpegDecoder& jpeg) {
+    gpu_decode_.emplace(jpeg, run_.stats, [this](std::span<Job* const> jobs) {
+      in_parallel(jobs.size(), [&](size_t i) {
+        run_.processor.decode_and_plan(*jobs[i], scratch_.local(), run_.stats, false);
+      });
+    });
+  }
   void finish() { thread_.finish(); }
 
  private:
@@ -122,10 +138,12 @@ class GpuStage {
   // Takes the jobs (pending is left empty) once the slot's previous batch is delivered.
   void submit(std::vector<Job*>& pending) {
     if (pending.empty()) return;
-    Slot& slot = ring_[next_];
+    const int slot_index = next_;
+    Slot& slot = ring_[slot_index];
     next_ = (next_ + 1) % kRing;
     deliver(slot);  // waits for the batch that used this slot before
     slot.jobs.swap(pending);
+    if (gpu_decode_) gpu_decode_->decode(slot.jobs, slot.decoding, slot_index, slot.stream);
 
     const OutputSpec& format = run_.processor.spec();
     slot.tables.clear();
@@ -146,6 +164,7 @@ class GpuStage {
     const size_t in_bytes = t.staging_bytes();
     uint8_t* in = slot.host_in.reserve(in_bytes, kAllocating);
     in_parallel(batch.size(), [&](size_t i) {
+      if (batch[i]->gpu_decoded) return;  // its pixels are on the device
       const BatchImage& image = t.images()[i];
       std::memcpy(in + image.src, batch[i]->decoded.pixels.data(),
                   static_cast<size_t>(image.src_w) * image.src_h * 4);
@@ -156,6 +175,8 @@ class GpuStage {
     uint8_t* device_out = slot.device_out.reserve(t.out_bytes(), kAllocating);
     check(cudaMemcpyAsync(device_in, in, in_bytes, cudaMemcpyHostToDevice, slot.stream),
           "copy to the GPU");
+    if (gpu_decode_)
+      gpu_decode_->upright(slot.jobs, slot.image_of, t, device_in, slot.decoding, slot.stream);
     if (const char* error = launch_resample_batch(t.device_view(device_in, device_out), format,
                                                   slot.stream))
       throw GpuError(std::string("kernel launch: ") + error);
@@ -223,6 +244,9 @@ class GpuStage {
   std::vector<Job*> pending_;           // the batch filling
   std::vector<const Job*> batch_jobs_;  // the jobs of the batch being packed that have pixels
   std::vector<Job*> delivering_;        // the jobs of the batch being handed on
+  oneapi::tbb::enumerable_thread_specific<Scratch> scratch_;  // CPU decoding of what the GPU
+                                                              // gives back
+  std::optional<GpuBatchDecode> gpu_decode_;  // --decode gpu
   StageThread thread_;
 };
 
@@ -269,6 +293,17 @@ GpuProbe probe_gpu(int device) {
   return {true, device_name(device, prop)};
 }
 
+GpuProbe probe_gpu_decode(int device) {
+  const GpuProbe gpu = probe_gpu(device);  // leaves the device current
+  if (!gpu.usable) return gpu;
+  try {
+    const GpuJpegDecoder decoder(1);
+    return {true, decoder.description()};
+  } catch (const GpuError& e) {
+    return {false, e.what()};
+  }
+}
+
 GpuEngine::GpuEngine(const Options& options) : device_(options.device), batch_(options.batch) {
   const GpuProbe probe = probe_gpu(device_);  // the context and the kernel's module, loaded now
   if (!probe.usable) throw GpuError(probe.description);
@@ -285,7 +320,10 @@ void GpuEngine::run(EngineRun& run) {
   if (run.outputs_on_device && run.options.format != OutputFormat::npy)
     throw UsageError("tensors kept on the GPU need npy output");
   ring_->outputs.clear();  // the buffers of another run's job slots
+  if (run.options.decode == DecodeOn::gpu && !ring_->jpeg)
+    ring_->jpeg = std::make_unique<GpuJpegDecoder>(kRing);
   GpuStage gpu(run, sink, slots, ring_->slots, ring_->outputs, device_, batch_);
+  if (run.options.decode == DecodeOn::gpu) gpu.decode_with(*ring_->jpeg);
   run_cpu_graph(
       run, slots,
       [&](Job& job, Scratch& scratch) { run.processor.decode_and_plan(job, scratch, run.stats); },

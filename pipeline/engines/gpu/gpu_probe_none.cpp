@@ -5,6 +5,7 @@
 namespace imgprep {
 
 GpuProbe probe_gpu(int) { return {false, "this build has no CUDA tier (built with IMGPREP_CUDA=OFF or without nvcc)"}; }
+GpuProbe probe_gpu_decode(int device) { return probe_gpu(device); }
 
 struct GpuEngine::Ring {};
 

@@ -17,6 +17,9 @@ std::string manifest_line(const ManifestRow& r) {
   if (r.ok && !r.output.empty()) line += ",\"output\":" + json_string_keeping_bytes(r.output);
   if (r.width > 0)
     line += ",\"width\":" + std::to_string(r.width) + ",\"height\":" + std::to_string(r.height);
+  if (r.ok && !r.decoder.empty()) line += ",\"decoder\":\"" + r.decoder + "\"";
+  if (!r.gpu_fallback.empty())
+    line += ",\"gpu_fallback\":" + json_string_keeping_bytes(r.gpu_fallback);
   return line + "}";
 }
 

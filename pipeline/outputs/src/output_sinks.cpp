@@ -17,7 +17,8 @@ namespace imgprep {
 namespace fs = std::filesystem;
 namespace {
 
-ManifestRow row_for(const Job& job) {
+// gpu_decoding: a --decode gpu run, whose rows say which decoder made each image.
+ManifestRow row_for(const Job& job, bool gpu_decoding) {
   ManifestRow row;
   row.path = job.item->rel;
   row.ok = job.ok();
@@ -26,6 +27,8 @@ ManifestRow row_for(const Job& job) {
   row.label = job.item->label;
   row.width = job.width;
   row.height = job.height;
+  if (gpu_decoding && job.ok()) row.decoder = job.gpu_decoded ? "gpu" : "cpu";
+  row.gpu_fallback = job.gpu_fallback;
   return row;
 }
 
@@ -65,6 +68,7 @@ class NpySink : public OutputSink {
  public:
   NpySink(const Options& o, const OutputSpec& spec, const InputList& inputs, RunJournal& journal)
       : dir_(o.output),
+        gpu_decoding_(o.decode == DecodeOn::gpu),
         spec_(spec),
         journal_(journal),
         manifest_(o.output),
@@ -79,7 +83,7 @@ class NpySink : public OutputSink {
 
   void consume(Job& job) override {
     refuse_inside_out(inside_out_, job);
-    ManifestRow row = row_for(job);
+    ManifestRow row = row_for(job, gpu_decoding_);
     ShardWriter::Location at;
     if (job.ok()) {
       at = shards_.append(job.output.data(), job.item->label);
@@ -115,6 +119,7 @@ class NpySink : public OutputSink {
 
  private:
   fs::path dir_;
+  bool gpu_decoding_;
   OutputSpec spec_;
   RunJournal& journal_;
   ManifestWriter manifest_;
@@ -128,6 +133,7 @@ class ImagesSink : public OutputSink {
  public:
   ImagesSink(const Options& o, const InputList& inputs)
       : out_(o.output),
+        gpu_decoding_(o.decode == DecodeOn::gpu),
         manifest_(o.output),
         inside_out_(o.output),
         items_(inputs.items),
@@ -148,7 +154,7 @@ class ImagesSink : public OutputSink {
         job.error = e.what();
       }
     }
-    ManifestRow row = row_for(job);
+    ManifestRow row = row_for(job, gpu_decoding_);
     row.output = output;
     manifest_.add(row);
     manifest_.commit_pending();
@@ -207,6 +213,7 @@ class ImagesSink : public OutputSink {
   }
 
   Folder out_;
+  bool gpu_decoding_;
   ManifestWriter manifest_;
   InsideOut inside_out_;
   const std::vector<InputItem>& items_;

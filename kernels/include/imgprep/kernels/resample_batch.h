@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "imgprep/kernels/launch_shape.h"
 #include "imgprep/kernels/output_spec.h"
 #include "imgprep/kernels/pixel4.h"
 #include "imgprep/kernels/resample_pixel.h"
@@ -124,17 +125,7 @@ IMGPREP_HD inline void resample_batch_pixel(const BatchImage& image, const Batch
   for (int c = 0; c < 3; ++c) store_output(spec, batch.out + image.out, X, Y, c, q[c]);
 }
 
-// How the kernel is launched over a batch: a grid of blocks of threads, as CUDA's dim3. CUDA
-// caps a grid's y and z at 65,535 blocks (x at 2^31 - 1), so the grid is the batch's extent
-// clamped to those limits, and each thread loops (grid-stride) over the images, rows and columns
-// that the clamped grid does not cover: any output height and batch size launch.
-struct LaunchDim {
-  unsigned x = 1, y = 1, z = 1;
-};
-struct LaunchShape {
-  LaunchDim grid, block;
-};
-constexpr unsigned kMaxGridX = 2147483647u, kMaxGridYZ = 65535u;
+// How the kernel is launched over a batch (launch_shape.h): any output size and batch size.
 LaunchShape resample_launch_shape(const BatchView& batch);
 
 // Everything thread `thread` of block `block` computes in a launch of `shape`: the kernel's body,

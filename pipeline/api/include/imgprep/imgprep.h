@@ -123,6 +123,8 @@ struct JobSummary {
   int64_t processed = 0;           // succeeded in this call
   int64_t failed = 0;              // failed in this call
   int64_t failed_in_all = 0;       // failed, with those of the interrupted calls it resumed
+  int64_t gpu_decoded = 0;         // --decode gpu: decoded by the GPU's decoder in this call
+  int64_t gpu_decode_fallbacks = 0;  // ...and given back by it to the CPU
   size_t skipped = 0;              // files of INPUT's walk that are no image
   double seconds = 0;              // wall time of the engine
   double busy_seconds[static_cast<int>(Stage::count)] = {};  // per Stage, all threads together

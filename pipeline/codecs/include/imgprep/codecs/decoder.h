@@ -65,6 +65,21 @@ struct DecodedImage {
   std::string icc_profile;
 };
 
+// How a JPEG is coded, from its header: what decides whether a GPU's JPEG decoder can take it.
+struct JpegLayout {
+  bool progressive = false;
+  bool arithmetic = false;   // arithmetic rather than Huffman coding
+  bool single_scan = false;  // sequential, every component in the first scan
+  int precision = 8;         // bits per sample
+  int components = 0;
+  bool cmyk = false;         // CMYK or YCCK
+  struct Sampling {
+    int h = 0, v = 0;
+  };
+  Sampling sampling[3];      // the first three components' sampling factors
+  bool complete = false;     // the end-of-image marker is there: not cut short
+};
+
 // The image cannot be used; what() is the reason for the manifest.
 struct DecodeError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -86,6 +101,9 @@ class Decoder {
   ImageInfo open(std::span<const uint8_t> bytes, const DecodeOptions& options);
   // What the last open() learned, also when it threw (the size of a refused image, say).
   const ImageInfo& info() const { return info_; }
+  // After open() of a JPEG: how it is coded, and its EXIF orientation (1 when ignored).
+  JpegLayout jpeg_layout() const;
+  int orientation() const { return orientation_; }
   // Decodes the opened image into out (reusing its buffers): at least `region`, or all of it.
   // Once per open(): a JPEG's reader is spent afterwards. Throws DecodeError.
   void decode(DecodedImage& out, std::optional<Region> region = std::nullopt);

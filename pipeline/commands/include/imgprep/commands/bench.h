@@ -18,14 +18,15 @@ namespace imgprep {
 // A tier: one of the engines (engines.h), or the decode-only ceiling.
 struct Tier {
   std::optional<EngineKind> engine;  // none: the ceiling
+  bool gpu_decode = false;           // the GPU engine with --decode gpu ("gpu-decode")
   bool ceiling() const { return !engine; }
   bool is(EngineKind kind) const { return engine == kind; }
   bool operator==(const Tier&) const = default;
 };
-// Every engine, in kAllEngineKinds' order, then the ceiling.
+// Every engine, in kAllEngineKinds' order (gpu-decode after gpu), then the ceiling.
 std::vector<Tier> all_tiers();
 
-const char* to_string(Tier tier);  // the engine's name, or "ceiling"
+const char* to_string(Tier tier);  // the engine's name, "gpu-decode" or "ceiling"
 // A comma-separated list of tier names, or "all"; throws UsageError.
 std::vector<Tier> parse_tiers(const std::string& text);
 

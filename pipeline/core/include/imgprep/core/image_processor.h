@@ -43,8 +43,11 @@ class ImageProcessor {
   // bad input.
   void process(Job& job, Scratch& scratch, RunStats& stats) const;
   // The CPU half for engines that resample elsewhere: decodes into job.decoded and sets
-  // job.plan (relative to the decoded region) and job.out_w/out_h, or sets job.error.
-  void decode_and_plan(Job& job, Scratch& scratch, RunStats& stats) const;
+  // job.plan (relative to the decoded region) and job.out_w/out_h, or sets job.error. With
+  // --decode gpu and `gpu_may_decode`, a JPEG for the GPU's decoder is planned only
+  // (job.gpu_decode); the GPU engine calls this again without it for one the GPU gives back.
+  void decode_and_plan(Job& job, Scratch& scratch, RunStats& stats,
+                       bool gpu_may_decode = true) const;
   // The tensor in job.output, made elsewhere, becomes the image file for --format images.
   void finish_output(Job& job) const;
 
@@ -56,7 +59,9 @@ class ImageProcessor {
   void finish_output(Job& job, const OutputSpec& spec, const std::string& icc_profile) const;
   // decode_and_plan into `image` and `plan`.
   void prepare(Job& job, Scratch& scratch, RunStats& stats, DecodedImage& image,
-               ResizePlan& plan, Placement& placement) const;
+               ResizePlan& plan, Placement& placement, bool gpu_may_decode = false) const;
+  // Whether the open JPEG goes to the GPU's decoder (--decode gpu).
+  bool leave_to_gpu(const Job& job, const Decoder& decoder) const;
 
   ProcessingOptions options_;
   DecodeOptions decode_;

@@ -18,6 +18,7 @@
 
 #include "imgprep/datasets/input_list.h"
 #include "imgprep/kernels/resample_plan.h"
+#include "imgprep/kernels/upright.h"
 #include "imgprep/codecs/bytes.h"
 #include "imgprep/codecs/decoder.h"
 #include "imgprep/core/augment.h"
@@ -90,6 +91,18 @@ struct Job {
   // Engines that resample elsewhere (the GPU) carry the decoded pixels and their plan.
   DecodedImage decoded;
   ResizePlan plan;
+  // A JPEG left to the GPU's decoder (--decode gpu): planned, not decoded. `window` is the part
+  // of the upright image that the plan reads (decoded's size and origin, without pixels); the
+  // GPU decodes the stored image's rectangle under it and turns it upright.
+  struct GpuDecode {
+    bool pending = false;
+    int orientation = 1;
+    int stored_w = 0, stored_h = 0;  // the image as the file stores it
+    PixelRect window;
+  };
+  GpuDecode gpu_decode;
+  bool gpu_decoded = false;   // its pixels came from the GPU's decoder
+  std::string gpu_fallback;   // why the GPU's decoder gave it back to the CPU, if it did
   int out_w = 0, out_h = 0;      // the output's size, once processed
   int width = 0, height = 0;     // original size, upright; 0 when unknown
   // Seeded augmentation's draw (Options::augment): the source box and the flip.
@@ -103,15 +116,19 @@ struct Job {
   bool ok() const { return error.empty(); }
   // Once decoded, the file bytes are no longer needed: they leave the budget, and a buffer
   // grown for a large file is freed rather than kept for the next file.
+  // A JPEG left to the GPU's decoder keeps its bytes (outside the budget) until the GPU reads them.
   void drop_encoded() {
     encoded_hold.release();
-    if (encoded.capacity() > kKeptEncodedBytes) Bytes().swap(encoded);
+    if (!gpu_decode.pending && encoded.capacity() > kKeptEncodedBytes) Bytes().swap(encoded);
   }
   void reset(size_t new_seq, const InputItem* new_item) {
     seq = new_seq;
     item = new_item;
     width = height = 0;
     device_output = nullptr;
+    gpu_decode = {};
+    gpu_decoded = false;
+    gpu_fallback.clear();
     box = {};
     flipped = false;
     cancelled = false;

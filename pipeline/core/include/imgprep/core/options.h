@@ -23,6 +23,7 @@ namespace imgprep {
 
 enum class OutputFormat { npy, images };
 enum class Engine { automatic, cpu, gpu };  // --engine: which engines a run may take
+enum class DecodeOn { cpu, gpu };           // --decode: where JPEGs are decoded
 
 // What the per-image work depends on: decoding, geometry, values and the output encoding.
 struct ProcessingOptions {
@@ -30,6 +31,10 @@ struct ProcessingOptions {
   bool exif = true;
   ShrinkOnLoad shrink_on_load = ShrinkOnLoad::automatic;
   uint64_t max_pixels = 178956970;
+  // gpu (GPU engine): the JPEGs the GPU's decoder takes are decoded there, except a share of
+  // them, chosen by each input's key (never by timing), that the CPU cores decode alongside.
+  DecodeOn decode = DecodeOn::cpu;
+  double cpu_decode_share = 0.3;
 
   // Geometry.
   ResizeSpec resize;
@@ -128,6 +133,8 @@ Engine parse_engine(const std::string& text);
 // --cpu-engine: tbb or procs (the engine names of engine_kind.h); throws UsageError.
 EngineKind parse_cpu_engine(const std::string& text);
 const char* to_string(ShrinkOnLoad shrink);
+const char* to_string(DecodeOn decode);
+DecodeOn parse_decode(const std::string& text);  // cpu gpu
 ShrinkOnLoad parse_shrink_on_load(const std::string& text);  // off auto max
 Layout parse_layout(const std::string& text);  // nchw nhwc
 DType parse_dtype(const std::string& text);    // float32 float16 uint8

@@ -19,6 +19,10 @@ struct RunStats {
   std::atomic<int64_t> decoded_bytes{0};  // RGB bytes of the decoded pixels
   std::atomic<int64_t> done{0};
   std::atomic<int64_t> failed{0};
+  // --decode gpu: JPEGs the GPU's decoder decoded, and those it was given but refused, failed
+  // or skipped, decoded on the CPU instead. Every other image that succeeded, the CPU decoded.
+  std::atomic<int64_t> gpu_decoded{0};
+  std::atomic<int64_t> gpu_decode_fallbacks{0};
   int64_t total = 0;
 
   void add(Stage stage, std::chrono::nanoseconds ns) {

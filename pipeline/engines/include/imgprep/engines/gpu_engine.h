@@ -25,6 +25,11 @@ struct GpuProbe {
 // loaded on it (machine code or PTX for its architecture). Leaves `device` current.
 GpuProbe probe_gpu(int device);
 
+// Whether --decode gpu can run on `device`: the GPU engine can, and nvJPEG loads and makes its
+// decoder there. The description names the library and backend ("nvJPEG 13.0.4 (PATH), hardware
+// backend, 7 JPEG engines"), or why not.
+GpuProbe probe_gpu_decode(int device);
+
 // The engine's device side, made once and reused by every run: the context, the loaded kernel,
 // the ring's streams and events, and its pinned and device buffers (grown to the largest batch
 // seen, never shrunk). The constructor does the work a first run would otherwise pay for.

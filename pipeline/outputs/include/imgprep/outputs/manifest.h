@@ -21,6 +21,8 @@ struct ManifestRow {
   int shard = -1, row = -1;  // npy output
   std::string output;        // images output: path relative to OUT
   int width = 0, height = 0; // original size when known
+  std::string decoder;       // --decode gpu, ok rows: "gpu" or "cpu"; else empty (no field)
+  std::string gpu_fallback;  // why the GPU's decoder gave the image back, if it did
 };
 
 class ManifestWriter {
