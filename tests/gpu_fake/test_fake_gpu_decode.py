@@ -189,3 +189,25 @@ def test_bench_has_a_gpu_decode_tier(tmp_path):
     tier = json.loads(out.read_text())["tiers"][0]
     assert tier["tier"] == "gpu-decode" and tier["available"], tier
     assert "hardware backend" in tier["jpeg_decoder"]
+
+
+def test_a_jpeg_the_gpu_fails_on_is_decoded_by_the_cpu(tmp_path):
+    """A whole baseline JPEG with corrupt entropy-coded data: the GPU's decoder fails the batch
+    (nvJPEG reports a bad bitstream), the CPU decodes it as it would have anyway (libjpeg goes on
+    past bad data), and the other images of the batch come back to the CPU too."""
+    inp = tmp_path / "in"
+    inp.mkdir()
+    data = bytearray((SAMPLE / "animals" / "chelsea.jpg").read_bytes())
+    middle = len(data) * 3 // 5
+    data[middle:middle + 64] = bytes(range(64))  # scan bytes, well before the end marker
+    (inp / "corrupt.jpg").write_bytes(bytes(data))
+    (inp / "whole.jpg").write_bytes((SAMPLE / "objects" / "coffee.jpg").read_bytes())
+    cpu = cpu_reference(tmp_path, inp)
+    gpu = gpu_decode(tmp_path, inp, "--cpu-decode-share", "0")
+    assert_same_tensors(cpu, gpu)
+    corrupt = rows(gpu)["corrupt.jpg"]
+    assert corrupt["status"] == "ok"
+    assert corrupt.get("warning") == rows(cpu)["corrupt.jpg"].get("warning")
+    assert corrupt["decoder"] == "cpu"
+    assert corrupt["gpu_fallback"] == "nvJPEG: NVJPEG_STATUS_BAD_JPEG"
+    assert rows(gpu)["whole.jpg"]["gpu_fallback"] == "nvJPEG: NVJPEG_STATUS_BAD_JPEG"
