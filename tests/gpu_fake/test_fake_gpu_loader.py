@@ -201,3 +201,14 @@ def test_torch_without_cuda_is_refused(monkeypatch):
     assert not real_torch.cuda.is_available()
     with pytest.raises(ValueError, match="has no CUDA, so it cannot take batches on the GPU"):
         imgprep.Loader(SAMPLE, imgprep.Config(preset="imagenet"), 4, device="cuda")
+
+
+def test_batches_of_jpegs_decoded_on_the_gpu(monkeypatch):
+    """device="cuda" with decode="gpu": the JPEGs are decoded by the (fake) nvJPEG too, and the
+    batches still equal the CPU engine's at full scale."""
+    monkeypatch.setenv("IMGPREP_NVJPEG_LIBRARY", os.environ["IMGPREP_FAKE_NVJPEG"])
+    config = imgprep.Config(preset="imagenet", decode="gpu", cpu_decode_share=0)
+    device = imgprep.Loader(SAMPLE, config, 6, seed=7, device="cuda")
+    cpu = imgprep.Loader(SAMPLE, imgprep.Config(preset="imagenet", engine="cpu",
+                                                shrink_on_load="off"), 6, seed=7)
+    assert_same(epoch(device), epoch(cpu, read=lambda a: a))
