@@ -211,3 +211,26 @@ def test_a_jpeg_the_gpu_fails_on_is_decoded_by_the_cpu(tmp_path):
     assert corrupt["decoder"] == "cpu"
     assert corrupt["gpu_fallback"] == "nvJPEG: NVJPEG_STATUS_BAD_JPEG"
     assert rows(gpu)["whole.jpg"]["gpu_fallback"] == "nvJPEG: NVJPEG_STATUS_BAD_JPEG"
+
+
+def test_image_files_keep_the_colour_profile(tmp_path):
+    """--format images: a JPEG decoded on the GPU keeps its ICC profile in the file written, as
+    on the CPU (the header's profile travels with the planned job)."""
+    from PIL import Image, ImageCms
+    import numpy as np
+    inp = tmp_path / "in"
+    inp.mkdir()
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    y, x = np.mgrid[0:72, 0:96]
+    picture = Image.fromarray(np.stack([x * 2, y * 3, x + y], axis=-1).astype(np.uint8))
+    picture.save(inp / "srgb.jpg", quality=95, icc_profile=srgb)
+    picture.save(inp / "plain.jpg", quality=95)
+    args = ("--format", "images", "--image-format", "png", "--resize", "shorter:48")
+    cpu = run(IMGPREP, inp, tmp_path / "cpu", "--engine", "cpu", "--no-shrink-on-load", *args)
+    gpu = run(FAKE_GPU, inp, tmp_path / "gpu", "--decode", "gpu", "--cpu-decode-share", "0", *args,
+              env={"IMGPREP_NVJPEG_LIBRARY": str(FAKE_NVJPEG)})
+    assert [r["decoder"] for r in gpu.manifest] == ["gpu", "gpu"]
+    for name in ("srgb.png", "plain.png"):
+        assert (gpu.out / name).read_bytes() == (cpu.out / name).read_bytes(), name
+    with Image.open(gpu.out / "srgb.png") as im:
+        assert im.info["icc_profile"] == srgb

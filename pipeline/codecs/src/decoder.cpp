@@ -184,6 +184,8 @@ void Decoder::open_jpeg(const DecodeOptions& options) {
   info_.extent_h = static_cast<double>(info_.height) / info_.shrink;
 }
 
+const std::string& Decoder::jpeg_icc_profile() const { return jpeg_->reader.icc_profile(); }
+
 JpegLayout Decoder::jpeg_layout() const {
   return info_.format == ImageFormat::jpeg ? jpeg_->reader.layout() : JpegLayout{};
 }

@@ -116,7 +116,7 @@ void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage
     image.source_width = info.width;
     image.source_height = info.height;
     image.warning.clear();
-    image.icc_profile.clear();
+    image.icc_profile = s.decoder.jpeg_icc_profile();  // image outputs keep it
     job.warning.clear();
     return;
   }

@@ -104,6 +104,9 @@ class Decoder {
   // After open() of a JPEG: how it is coded, and its EXIF orientation (1 when ignored).
   JpegLayout jpeg_layout() const;
   int orientation() const { return orientation_; }
+  // After open() of a JPEG with DecodeOptions::icc_profile: its colour profile (as decode()
+  // would give it), for pixels decoded elsewhere.
+  const std::string& jpeg_icc_profile() const;
   // Decodes the opened image into out (reusing its buffers): at least `region`, or all of it.
   // Once per open(): a JPEG's reader is spent afterwards. Throws DecodeError.
   void decode(DecodedImage& out, std::optional<Region> region = std::nullopt);
