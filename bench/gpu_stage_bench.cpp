@@ -132,11 +132,16 @@ std::vector<Source> decoded_sources(const std::string& input, int count, const O
   RunStats stats;
   std::vector<Source> sources;
   size_t failed = 0;
-  for (const InputItem& item : list_inputs(input).items) {
-    if (static_cast<int>(sources.size()) == count) break;
+  const std::vector<InputItem> items = list_inputs(input).items;
+  for (size_t i = 0; i < items.size() && static_cast<int>(sources.size()) < count; ++i) {
+    const InputItem& item = items[i];
     Job job;
-    if (read_file(item.path, job.encoded).empty()) processor.decode_and_plan(job, scratch, stats);
-    else job.error = "unreadable";
+    job.reset(i, &item);
+    // Decoded on the CPU: this bench times the GPU stage's resample, fed decoded pixels.
+    if (read_file(item.path, job.encoded).empty())
+      processor.decode_and_plan(job, scratch, stats, false);
+    else
+      job.error = "unreadable";
     if (!job.ok()) {
       ++failed;
       continue;

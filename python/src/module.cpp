@@ -318,8 +318,7 @@ NB_MODULE(_imgprep, m) {
       "input"_a, "classes"_a = "");
 
   nb::class_<BatchBuffers>(m, "BatchBuffers")
-      .def(nb::init<size_t, int>(), "keep"_a, "device"_a = -1)
-      .def_prop_ro("device", &BatchBuffers::device);
+      .def(nb::init<size_t, int>(), "keep"_a, "device"_a = -1);
   nb::class_<BatchStream>(m, "BatchStream")
       .def(
           "__init__",

@@ -36,12 +36,9 @@ OutputSpec uint8_nhwc() {
 // Runs every thread of every block of the batch's launch shape, as the GPU would.
 void run_every_thread(const BatchView& batch, const OutputSpec& format) {
   const LaunchShape shape = resample_launch_shape(batch);
-  for (unsigned bz = 0; bz < shape.grid.z; ++bz)
-    for (unsigned by = 0; by < shape.grid.y; ++by)
-      for (unsigned bx = 0; bx < shape.grid.x; ++bx)
-        for (unsigned ty = 0; ty < shape.block.y; ++ty)
-          for (unsigned tx = 0; tx < shape.block.x; ++tx)
-            resample_batch_thread(batch, format, shape, {bx, by, bz}, {tx, ty, 0});
+  for_each_launch_thread(shape, [&](LaunchDim block, LaunchDim thread) {
+    resample_batch_thread(batch, format, shape, block, thread);
+  });
 }
 
 TEST(BatchLaunch, ShapeStaysWithinCudaLimits) {

@@ -58,12 +58,9 @@ std::vector<uint8_t> upright_window(const DecodedImage& stored, int orientation,
   const UprightView view{&image, 1, window.width, window.height, src.data(), dst.data()};
   // As the kernel runs it: every thread of every block of the launch shape.
   const LaunchShape shape = upright_launch_shape(view);
-  for (unsigned bz = 0; bz < shape.grid.z; ++bz)
-    for (unsigned by = 0; by < shape.grid.y; ++by)
-      for (unsigned bx = 0; bx < shape.grid.x; ++bx)
-        for (unsigned ty = 0; ty < shape.block.y; ++ty)
-          for (unsigned tx = 0; tx < shape.block.x; ++tx)
-            upright_thread(view, shape, {bx, by, bz}, {tx, ty, 0});
+  for_each_launch_thread(shape, [&](LaunchDim block, LaunchDim thread) {
+    upright_thread(view, shape, block, thread);
+  });
   return dst;
 }
 

@@ -447,22 +447,10 @@ bool upright_image_on_device(const imgprep::UprightView& view, const imgprep::Up
                                           static_cast<uint64_t>(im.dst_h), device);
 }
 
-// Calls body(block, thread) for every thread of every block of a launch of `shape`.
-template <typename Body>
-void for_each_thread(const imgprep::LaunchShape& shape, const Body& body) {
-  using imgprep::LaunchDim;
-  for (unsigned bz = 0; bz < shape.grid.z; ++bz)
-    for (unsigned by = 0; by < shape.grid.y; ++by)
-      for (unsigned bx = 0; bx < shape.grid.x; ++bx)
-        for (unsigned tz = 0; tz < shape.block.z; ++tz)
-          for (unsigned ty = 0; ty < shape.block.y; ++ty)
-            for (unsigned tx = 0; tx < shape.block.x; ++tx)
-              body(LaunchDim{bx, by, bz}, LaunchDim{tx, ty, tz});
-}
-
 void run_grid(const imgprep::BatchView& batch, const imgprep::OutputSpec& format,
               const imgprep::LaunchShape& shape) {
-  for_each_thread(shape, [&](imgprep::LaunchDim block, imgprep::LaunchDim thread) {
+  using imgprep::LaunchDim;
+  imgprep::for_each_launch_thread(shape, [&](LaunchDim block, LaunchDim thread) {
     imgprep::resample_batch_thread(batch, format, shape, block, thread);
   });
 }
@@ -476,7 +464,8 @@ void run_upright_grid(const imgprep::UprightView& view, const imgprep::LaunchSha
       sticky_error = cudaErrorIllegalAddress;
       return;
     }
-  for_each_thread(shape, [&](imgprep::LaunchDim block, imgprep::LaunchDim thread) {
+  using imgprep::LaunchDim;
+  imgprep::for_each_launch_thread(shape, [&](LaunchDim block, LaunchDim thread) {
     imgprep::upright_thread(view, shape, block, thread);
   });
 }

@@ -115,14 +115,14 @@ void ImageStream::close() {
 }
 
 BatchBuffers::~BatchBuffers() {
-  for (uint8_t* buffer : free_) release(buffer);
+  for (uint8_t* buffer : free_) release(buffer, device_);
 }
 
-void BatchBuffers::release(uint8_t* buffer) const {
-  if (device_ < 0)
+void BatchBuffers::release(uint8_t* buffer, int device) {
+  if (device < 0)
     delete[] buffer;
   else
-    gpu_free(buffer, device_);
+    gpu_free(buffer, device);
 }
 
 std::shared_ptr<uint8_t[]> BatchBuffers::take(size_t bytes) {
@@ -137,14 +137,14 @@ std::shared_ptr<uint8_t[]> BatchBuffers::take(size_t bytes) {
       free_.pop_back();
     }
   }
-  for (uint8_t* b : unusable) release(b);
+  for (uint8_t* b : unusable) release(b, device_);
   try {
     if (!buffer)
       buffer = device_ < 0 ? new uint8_t[bytes] : gpu_allocate(bytes, device_);
     else if (device_ >= 0)
       gpu_wait_idle(device_);
   } catch (...) {
-    if (buffer) release(buffer);
+    if (buffer) release(buffer, device_);
     throw;
   }
   std::weak_ptr<BatchBuffers> pool = weak_from_this();
@@ -152,10 +152,8 @@ std::shared_ptr<uint8_t[]> BatchBuffers::take(size_t bytes) {
   return std::shared_ptr<uint8_t[]>(buffer, [pool, bytes, device](uint8_t* b) {
     if (const std::shared_ptr<BatchBuffers> p = pool.lock())
       p->give_back(b, bytes);
-    else if (device < 0)
-      delete[] b;
     else
-      gpu_free(b, device);
+      release(b, device);  // the pool is gone
   });
 }
 
@@ -167,7 +165,7 @@ void BatchBuffers::give_back(uint8_t* buffer, size_t bytes) {
       return;
     }
   }
-  release(buffer);
+  release(buffer, device_);
 }
 
 BatchStream::BatchStream(std::vector<InputItem> inputs, Options options, size_t batch_size,

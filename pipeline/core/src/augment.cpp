@@ -37,7 +37,7 @@ class KeyedRandom {
   uint64_t state_;
 };
 
-constexpr uint64_t kCropDraws = 1, kFlipDraws = 2, kShuffle = 3;
+constexpr uint64_t kCropDraws = 1, kFlipDraws = 2, kShuffle = 3, kShare = 4;
 
 // Python's round(): half to even.
 int round_half_even(double v) { return static_cast<int>(std::nearbyint(v)); }
@@ -70,6 +70,10 @@ AugmentDraw draw_box(const Augment& a, int width, int height, uint64_t key) {
 }
 
 }  // namespace
+
+bool in_keyed_share(uint64_t key, double share) {
+  return KeyedRandom(0, 0, key, kShare).uniform() < share;
+}
 
 AugmentDraw draw_augment(const Augment& a, int width, int height, uint64_t key) {
   AugmentDraw draw;

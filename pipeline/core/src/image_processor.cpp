@@ -49,22 +49,12 @@ bool gpu_decodable(const JpegLayout& j) {
   return chroma_full && (y.h == 1 || y.h == 2) && (y.v == 1 || y.v == 2);
 }
 
-// Whether an input is in the CPU's share of the GPU's JPEGs: a hash of its key, so the split is
-// the same for any threads, batch or timing (and so are the output bytes).
-bool in_cpu_share(uint64_t key, double share) {
-  uint64_t z = key + 0x9e3779b97f4a7c15ULL;  // SplitMix64's finaliser
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) * 0x1.0p-53 < share;
-}
-
 }  // namespace
 
 bool ImageProcessor::leave_to_gpu(const Job& job, const Decoder& decoder) const {
   return options_.decode == DecodeOn::gpu && decoder.info().format == ImageFormat::jpeg &&
          gpu_decodable(decoder.jpeg_layout()) &&
-         !in_cpu_share(job.item ? job.item->key : job.seq, options_.cpu_decode_share);
+         !in_keyed_share(job.item->key, options_.cpu_decode_share);
 }
 
 void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage& image,
@@ -76,8 +66,7 @@ void ImageProcessor::prepare(Job& job, Scratch& s, RunStats& stats, DecodedImage
   const Augment& augment = options_.augment;
   AugmentDraw draw;
   if (augment.active()) {
-    const uint64_t key = job.item ? job.item->key : job.seq;  // a job without an input: its place
-    draw = draw_augment(augment, info.width, info.height, key);
+    draw = draw_augment(augment, info.width, info.height, job.item->key);
     job.box = draw.box;
     job.flipped = draw.flip;
   }

@@ -30,6 +30,7 @@ struct GpuJpegDecoder::Impl {
   std::vector<int> state_batch;  // the batch size each state was initialised for
   nvjpegJpegStream_t stream = nullptr;
   std::vector<nvjpegDecodeParams_t> params;  // one per image of the largest batch so far
+  std::vector<nvjpegDecodeParams_t> batch_params;  // a batch's: params[0..n)
   std::vector<const unsigned char*> data;
   std::vector<size_t> lengths;
   std::vector<nvjpegImage_t> outputs;
@@ -115,13 +116,13 @@ std::string GpuJpegDecoder::decode(int state, std::span<const Image> images,
   d.data.resize(n);
   d.lengths.resize(n);
   d.outputs.assign(n, nvjpegImage_t{});
-  std::vector<nvjpegDecodeParams_t> params(n);
+  d.batch_params.assign(n, nullptr);
   for (size_t i = 0; i < n; ++i) {
     d.data[i] = images[i].bytes.data();
     d.lengths[i] = images[i].bytes.size();
     d.outputs[i].channel[0] = images[i].out;
     d.outputs[i].pitch[0] = images[i].pitch;
-    if (d.hardware) params[i] = d.params_for(i, images[i].rect);
+    if (d.hardware) d.batch_params[i] = d.params_for(i, images[i].rect);
   }
   nvjpegJpegState_t s = d.states.at(static_cast<size_t>(state));
   nvjpegStatus_t status =
@@ -129,7 +130,7 @@ std::string GpuJpegDecoder::decode(int state, std::span<const Image> images,
   if (status == NVJPEG_STATUS_SUCCESS)
     status = d.hardware ? d.lib.nvjpegDecodeBatchedEx(d.handle, s, d.data.data(),
                                                       d.lengths.data(), d.outputs.data(),
-                                                      params.data(), stream)
+                                                      d.batch_params.data(), stream)
                         : d.lib.nvjpegDecodeBatched(d.handle, s, d.data.data(), d.lengths.data(),
                                                     d.outputs.data(), stream);
   return status == NVJPEG_STATUS_SUCCESS ? std::string()

@@ -31,4 +31,17 @@ inline LaunchShape batch_launch_shape(uint64_t max_width, uint64_t max_height, u
   return shape;
 }
 
+// Calls body(block, thread) for every thread of every block of a launch of `shape`: a kernel's
+// per-thread body run on the host as the GPU would run it (the tests, the fake CUDA runtime).
+template <class Body>
+void for_each_launch_thread(const LaunchShape& shape, const Body& body) {
+  for (unsigned bz = 0; bz < shape.grid.z; ++bz)
+    for (unsigned by = 0; by < shape.grid.y; ++by)
+      for (unsigned bx = 0; bx < shape.grid.x; ++bx)
+        for (unsigned tz = 0; tz < shape.block.z; ++tz)
+          for (unsigned ty = 0; ty < shape.block.y; ++ty)
+            for (unsigned tx = 0; tx < shape.block.x; ++tx)
+              body(LaunchDim{bx, by, bz}, LaunchDim{tx, ty, tz});
+}
+
 }  // namespace imgprep

@@ -319,7 +319,7 @@ class BatchBuffers : public std::enable_shared_from_this<BatchBuffers> {
 
  private:
   void give_back(uint8_t* buffer, size_t bytes);
-  void release(uint8_t* buffer) const;
+  static void release(uint8_t* buffer, int device);  // frees it
 
   const size_t keep_;
   const int device_;

@@ -36,6 +36,11 @@ struct AugmentDraw {
   bool fallback = false;  // no try fitted: torchvision's central fallback box
 };
 
+// Whether the input whose key is `key` falls in a `share` (0..1) of all inputs, by a keyed draw of
+// its own (no seed or epoch): a split of the inputs that no thread count or timing changes (the
+// CPU's share of --decode gpu's JPEGs).
+bool in_keyed_share(uint64_t key, double share);
+
 // What augment draws for an image of width x height whose key is `key`.
 AugmentDraw draw_augment(const Augment& augment, int width, int height, uint64_t key);
 
