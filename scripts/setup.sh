@@ -59,6 +59,15 @@ if [ "${1:-build}" != build ]; then
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
       "nvidia-nvjpeg==$nvjpeg_version"
   fi
+  # Ray (imgprep.ray runs parts on a cluster; Ray Data for map_batches) and webdataset (reads
+  # --format wds back in the tests). Debian's numpy 1 stays (Debian's torch is built on it), so
+  # pyarrow and pandas are held at the last releases that support numpy 1.
+  if ! "$venv/bin/python" -c 'import ray, ray.data, webdataset' >/dev/null 2>&1; then
+    echo "setup: installing ray[data] and webdataset into $venv (pip)"
+    numpy_now=$("$venv/bin/python" -c 'import numpy; print(numpy.__version__)')
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      "ray[data]>=2.40" "webdataset>=0.2.90" "numpy==$numpy_now" "pyarrow<19" "pandas<2.3"
+  fi
   # `import imgprep` in the venv finds the package the build lays out in build/python.
   site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   echo "$root/build/python" >"$site/imgprep-build-tree.pth"
