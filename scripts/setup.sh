@@ -54,7 +54,9 @@ if [ "${1:-build}" != build ]; then
   # nvJPEG of CUDA 13.0 (runs on a 13.0 driver and later): its header for the build, and the
   # library the GPU engine loads when it decodes JPEGs (--decode gpu).
   nvjpeg_version=13.0.4.44
-  if ! "$venv/bin/python" -m pip show nvidia-nvjpeg 2>/dev/null | grep -qx "Version: $nvjpeg_version"; then
+  # (pip's output is read whole first: grep -q stopping early would fail the pipe under pipefail.)
+  nvjpeg_now=$("$venv/bin/python" -m pip show nvidia-nvjpeg 2>/dev/null || true)
+  if ! grep -qx "Version: $nvjpeg_version" <<<"$nvjpeg_now"; then
     echo "setup: installing nvidia-nvjpeg $nvjpeg_version into $venv (pip)"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
       "nvidia-nvjpeg==$nvjpeg_version"
