@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "imgprep/commands/bench.h"
+#include "imgprep/commands/merge.h"
 #include "imgprep/engines/procs_engine.h"
 #include "imgprep/commands/run.h"
 #include "imgprep/version.h"
@@ -59,6 +60,12 @@ constexpr const char* kRunExamples = R"(Examples:
       resized image files in the same tree
   imgprep run photos -o out --preset clip --dry-run
       what a run would process and write, decoding and writing nothing)";
+
+constexpr const char* kMergeExamples = R"(Example:
+  for k in 0 1 2 3; do imgprep run photos -o out --preset imagenet --shard $k/4; done
+  imgprep merge out
+      out/part-0000K-of-00004 are the parts; out/manifest.jsonl, shards and meta.json the
+      dataset, row for row what one run over photos writes)";
 
 constexpr const char* kBenchExamples = R"(Example:
   imgprep bench photos --preset imagenet --tiers tbb,procs --repeat 3)";
@@ -140,6 +147,13 @@ int main(int argc, char** argv) {
   CLI::App* run = app.add_subcommand("run", "preprocess INPUT into OUT");
   imgprep::RunOptionsParser run_options(*run, imgprep::ConfigFor::run);
   run->footer(kRunExamples);
+  CLI::App* merge = app.add_subcommand(
+      "merge", "join the parts that `imgprep run --shard K/N -o OUT` wrote into one dataset in OUT");
+  std::string merge_out;
+  bool merge_quiet = false;
+  merge->add_option("OUT", merge_out, "the OUT the parts were written to")->required();
+  merge->add_flag("-q,--quiet", merge_quiet, "print errors only");
+  merge->footer(kMergeExamples);
   CLI::App* bench = app.add_subcommand(
       "bench", "measure every parallelism tier on INPUT with the same preprocessing");
   imgprep::RunOptionsParser bench_options(*bench, imgprep::ConfigFor::bench);
@@ -160,6 +174,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (run->parsed()) return imgprep::run_command(run_options.resolve(), std::cout, std::cerr);
+    if (merge->parsed()) return imgprep::merge_command(merge_out, merge_quiet, std::cout, std::cerr);
     if (bench->parsed()) {
       imgprep::Options options = bench_options.resolve();
       options.io_latency_ms = bench_flags.io_latency_ms;

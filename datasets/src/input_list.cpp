@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -390,13 +391,34 @@ InputList list_inputs(const fs::path& input, const InputSlice& slice, const fs::
 
   for (size_t i = 0; i < list.items.size(); ++i) list.items[i].key = i;
   list.unsliced = list.items.size();
+  list.unsliced_fingerprint = inputs_fingerprint(list.items);
   if (slice.count > 1) {
+    // A part's image files are named as the whole run names them (a name two inputs share
+    // is told apart by position in the whole list).
+    list.unsliced_rels.reserve(list.items.size());
+    for (const InputItem& item : list.items) list.unsliced_rels.push_back(item.rel);
     const size_t n = list.items.size();
     const size_t begin = n * slice.index / slice.count;
     const size_t end = n * (slice.index + 1) / slice.count;
     list.items = std::vector<InputItem>(list.items.begin() + begin, list.items.begin() + end);
+    list.first = begin;
   }
   return list;
+}
+
+std::string inputs_fingerprint(const std::vector<InputItem>& items) {
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a
+  auto mix = [&hash](const std::string& text) {
+    for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
+    hash = (hash ^ 0xff) * 1099511628211ull;
+  };
+  for (const InputItem& item : items) {
+    mix(item.rel);
+    mix(std::to_string(item.label));
+  }
+  char fingerprint[17];
+  std::snprintf(fingerprint, sizeof fingerprint, "%016llx", static_cast<unsigned long long>(hash));
+  return fingerprint;
 }
 
 }  // namespace imgprep

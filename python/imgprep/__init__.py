@@ -3,6 +3,7 @@
     import imgprep
     config = imgprep.Config(preset="imagenet", dtype="uint8")
     summary = imgprep.run("photos", "out", config)        # what `imgprep run` does
+    imgprep.run("photos", "out", config, shard="1/4")     # a part, for imgprep.merge("out")
     images, status = imgprep.process(["a.jpg", "b.png"], config)
 
 Settings have the command's names with underscores (``io_threads`` for ``--io-threads``) and its
@@ -18,7 +19,7 @@ from typing import Any, Iterable
 
 from . import _imgprep
 
-__all__ = ["Config", "run", "process", "settings", "Loader", "RandomResizedCrop",
+__all__ = ["Config", "run", "plan", "merge", "process", "settings", "Loader", "RandomResizedCrop",
            "RandomHorizontalFlip", "UsageError", "InputError", "OutputError", "WorkerError",
            "GpuError"]
 
@@ -118,6 +119,25 @@ def process(paths: Iterable[str | os.PathLike], config: Config | None = None,
         config = config.replace(threads=threads)
     paths = [os.fspath(p) for p in paths]
     return _imgprep.process(paths, config._options)
+
+
+def plan(input: str | os.PathLike, out: str | os.PathLike, config: Config | None = None,
+         **run_options: Any) -> dict:
+    """What ``run`` would take, without decoding or writing anything: the engine line, its
+    inputs (after ``shard="K/N"``), first_input (the position of its first in the whole list),
+    all_inputs and fingerprint (of the whole ordered list: paths and labels), classes,
+    has_labels, skipped, and out (the folder it would write: OUT, or OUT's part folder)."""
+    config = (config or Config()).replace(**run_options)
+    return _imgprep.plan(config._options, os.fspath(input), os.fspath(out))
+
+
+def merge(out: str | os.PathLike) -> dict:
+    """Does what ``imgprep merge OUT`` does: joins the parts that runs with ``shard="K/N"``
+    wrote into OUT into one dataset there, row for row what one run over all the inputs writes.
+    Raises UsageError (a ValueError) naming the part that is missing, incomplete, given twice or
+    made with other settings or inputs. Returns parts, format, inputs, failed, files (shards or
+    image files taken into OUT) and copied (of those, copied where hard links were refused)."""
+    return _imgprep.merge(os.fspath(out))
 
 
 from .loader import Loader, RandomHorizontalFlip, RandomResizedCrop  # noqa: E402

@@ -268,6 +268,48 @@ NB_MODULE(_imgprep, m) {
             interruptible<JobSummary>(stop, [&] { return run_job(options, &stop); }));
       },
       "options"_a, "input"_a, "output"_a);
+  m.def(
+      "plan",
+      [](const Options& config, const std::string& input, const std::string& output) {
+        Options options = config;
+        options.input = input;
+        options.output = output;
+        JobPlan plan;
+        {
+          nb::gil_scoped_release release;
+          plan = plan_job(options);
+        }
+        nb::dict d;
+        d["engine"] = plan.engine.line;
+        d["inputs"] = plan.inputs.items.size();
+        d["first_input"] = plan.inputs.first;
+        d["all_inputs"] = plan.inputs.unsliced;
+        d["fingerprint"] = plan.inputs.unsliced_fingerprint;
+        d["classes"] = plan.inputs.classes;
+        d["has_labels"] = plan.inputs.has_labels;
+        d["skipped"] = plan.inputs.skipped;
+        d["out"] = part_folder(options.output, options.slice).string();
+        return d;
+      },
+      "options"_a, "input"_a, "output"_a);
+  m.def(
+      "merge",
+      [](const std::string& out) {
+        MergeSummary s;
+        {
+          nb::gil_scoped_release release;
+          s = merge_parts(out);
+        }
+        nb::dict d;
+        d["parts"] = s.parts;
+        d["format"] = s.format;
+        d["inputs"] = s.inputs;
+        d["failed"] = s.failed;
+        d["files"] = s.files;
+        d["copied"] = s.copied;
+        return d;
+      },
+      "out"_a);
   m.def("process", &process, "paths"_a, "options"_a);
   m.def(
       "with_augment",

@@ -28,5 +28,24 @@ TEST(JsonStringKeepingBytes, BytesThatAreNotUtf8BecomeLowSurrogateEscapes) {
   EXPECT_EQ(json_string_keeping_bytes("\xff" "\xc3\xa9"), "\"\\udcff\xc3\xa9\"");
 }
 
+TEST(JsonStringBytes, GivesBackEveryByteJsonStringKeepingBytesWrote) {
+  for (const std::string& text :
+       {std::string(), std::string("plain.jpg"), std::string("a \"quoted\" back\\slash"),
+        std::string("new\nline\ttab\rcr\b\f\x01\x1f\x7f"), std::string("caf\xe9-\x80\xff.jpg"),
+        std::string("\xed\xa0\x80 \xc3\xa9 \xf0\x9f\x98\x80"), std::string("nul\0inside", 11)}) {
+    const std::string literal = json_string_keeping_bytes(text);
+    size_t end = 0;
+    EXPECT_EQ(json_string_bytes(literal + ",\"next\":1", &end), text);
+    EXPECT_EQ(end, literal.size());
+  }
+}
+
+TEST(JsonStringBytes, RefusesWhatJsonStringKeepingBytesNeverWrites) {
+  for (const std::string literal :
+       {"plain", "\"unterminated", "\"bad \\x escape\"", "\"\\ud83d\\ude00\"", "\"\\u00e9\"",
+        "\"\\udc7f\"", "\"\\u12\""})
+    EXPECT_THROW(json_string_bytes(literal), std::invalid_argument) << literal;
+}
+
 }  // namespace
 }  // namespace imgprep

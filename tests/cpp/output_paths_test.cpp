@@ -14,12 +14,6 @@ namespace imgprep {
 namespace {
 namespace fs = std::filesystem;
 
-std::vector<InputItem> items_of(const std::vector<std::string>& rels) {
-  std::vector<InputItem> items;
-  for (const std::string& rel : rels) items.push_back({rel, rel, kNoLabel});
-  return items;
-}
-
 void expect_usable(const std::vector<std::string>& rels, const std::vector<fs::path>& paths) {
   ASSERT_EQ(paths.size(), rels.size());
   std::set<fs::path> files(paths.begin(), paths.end());
@@ -37,7 +31,7 @@ TEST(ImageOutputPaths, CollidingNamesEachGetTheirOwn) {
   const std::vector<std::string> rels = {"a.png.jpg", "a.jpg",   "a.png",      "../x/a.jpg",
                                          "x/a.jpg",   "./x/a.jpg", "x/../x/a.png", "a-2.jpg",
                                          "c.jpg",     "c.jpg/d.png"};
-  const std::vector<fs::path> paths = image_output_paths(items_of(rels), "jpg");
+  const std::vector<fs::path> paths = image_output_paths(rels, "jpg");
   expect_usable(rels, paths);
   EXPECT_EQ(paths[0], "a.png.jpg");
   EXPECT_EQ(paths[1], "a.jpg");
@@ -65,9 +59,9 @@ TEST(ImageOutputPaths, AnyListGetsDistinctUsablePaths) {
         rel += (rel.empty() ? "" : "/") + parts[random() % parts.size()];
       rels.push_back(rel);
     }
-    const std::vector<fs::path> paths = image_output_paths(items_of(rels), "png");
+    const std::vector<fs::path> paths = image_output_paths(rels, "png");
     expect_usable(rels, paths);
-    EXPECT_EQ(image_output_paths(items_of(rels), "png"), paths);
+    EXPECT_EQ(image_output_paths(rels, "png"), paths);
     if (::testing::Test::HasFailure()) {
       for (size_t i = 0; i < rels.size(); ++i) ADD_FAILURE() << rels[i] << " -> " << paths[i];
       return;

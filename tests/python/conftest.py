@@ -124,6 +124,12 @@ def run_imgprep(inp, out, *args, expect=0, quiet=True, binary=IMGPREP, timeout=3
     return run
 
 
+def part_of(run, k, n):
+    """The Run of a `--shard K/N` run, reading the part folder it wrote in OUT."""
+    run.out = run.out / f"part-{k:05d}-of-{n:05d}"
+    return run
+
+
 def files_under(folder):
     """Every file below folder, as sorted relative paths."""
     return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file())

@@ -17,7 +17,7 @@ import pytest
 import torchvision.datasets
 from PIL import Image, ImageOps
 
-from conftest import run_imgprep, write_list
+from conftest import part_of, run_imgprep, write_list
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 BROKEN = {"objects/truncated.jpg", "animals/bad.jpg", "space/empty.png"}
@@ -232,8 +232,8 @@ def test_outputs_do_not_depend_on_thread_counts(imgprep, data, a, b):
 
 def test_input_slices_cover_everything_once(imgprep, data, dirty_run):
     _, dirty = data
-    parts = [imgprep(dirty, *NPY, "--shard-size", 4, "--shard", f"{k}/2", expect=None)
-             for k in range(2)]
+    parts = [part_of(imgprep(dirty, *NPY, "--shard-size", 4, "--shard", f"{k}/2", expect=None),
+                     k, 2) for k in range(2)]
     paths = [[r["path"] for r in p.manifest] for p in parts]
     assert sorted(paths[0] + paths[1]) == sorted(r["path"] for r in dirty_run.manifest)
     assert not set(paths[0]) & set(paths[1])

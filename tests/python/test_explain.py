@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IMGPREP, run_imgprep
+from conftest import IMGPREP, part_of, run_imgprep
 
 SAMPLE_BAD = Path(__file__).resolve().parents[2] / "datasets" / "sample-bad"
 MAGIC = [(b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"BM", "BMP"),
@@ -140,9 +140,11 @@ def test_dry_run_counts_what_a_run_then_writes(tmp_path, imgprep_run, sample_dir
 def test_dry_run_of_a_shard_slice(tmp_path, imgprep_run, sample_dir):
     args = ["--preset", "imagenet", "--shard", "1/3"]
     text = dry_run(sample_dir, tmp_path / "out", *args).stdout
-    run = imgprep_run(sample_dir, *args, "--engine", "cpu")
-    m = re.search(r"--shard 1/3: (\d+) of the (\d+) inputs", text)
-    assert m and (int(m[1]), int(m[2])) == (len(run.manifest), 17), text
+    run = part_of(imgprep_run(sample_dir, *args, "--engine", "cpu"), 1, 3)
+    m = re.search(r"--shard 1/3: inputs (\d+)\.\.(\d+) of the (\d+), into the part folder "
+                  r"(\S+) \(imgprep merge (\S+) joins the parts\)", text)
+    assert m and (int(m[1]), int(m[2]), int(m[3])) == (5, 5 + len(run.manifest), 17), text
+    assert (m[4], m[5]) == (str(tmp_path / "out" / "part-00001-of-00003"), str(tmp_path / "out"))
     assert format_counts(text)[0] == len(run.manifest)
 
 

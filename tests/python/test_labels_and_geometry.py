@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import max_diff, run_imgprep
+from conftest import max_diff, part_of, run_imgprep
 
 RNG = np.random.default_rng(7)
 
@@ -63,8 +63,8 @@ def test_val_labels_follow_the_classes_json_of_the_train_run(tmp_path, train_and
     assert run.meta["config"]["classes"] == str(classes_json)
 
     # Each --shard slice keeps the whole list's labels.
-    labels = [run_imgprep(val, tmp_path / f"val-{k}", *NPY, "--classes", classes_json,
-                          "--shard", f"{k}/2").labels().tolist() for k in range(2)]
+    labels = [part_of(run_imgprep(val, tmp_path / "val-out", *NPY, "--classes", classes_json,
+                                  "--shard", f"{k}/2"), k, 2).labels().tolist() for k in range(2)]
     assert labels == [[1], [1, 2]]
 
 
@@ -201,7 +201,7 @@ def test_an_input_without_images_is_refused(tmp_path, kind):
 
 def test_an_empty_shard_slice_is_a_complete_run(tmp_path):
     png(tmp_path / "in" / "a.png", 8, 8)
-    run = run_imgprep(tmp_path / "in", tmp_path / "out", *NPY, "--shard", "0/2")
+    run = part_of(run_imgprep(tmp_path / "in", tmp_path / "out", *NPY, "--shard", "0/2"), 0, 2)
     assert run.meta["complete"] is True and run.meta["inputs"] == 0
     assert run.manifest == []
 

@@ -13,6 +13,7 @@
 #include "imgprep/outputs/atomic_file.h"
 #include "imgprep/outputs/out_dir.h"
 #include "imgprep/outputs/output_sinks.h"
+#include "imgprep/outputs/parts.h"
 #include "imgprep/outputs/resume_check.h"
 #include "imgprep/outputs/run_journal.h"
 #include "imgprep/version.h"
@@ -103,12 +104,16 @@ JobPlan plan_job(const Options& options) {
   return plan;
 }
 
-JobSummary run_job(const Options& options, JobStop* external_stop) {
-  if (options.dry_run) throw UsageError("--dry-run: a job that writes nothing is planned, not run");
+JobSummary run_job(const Options& requested, JobStop* external_stop) {
+  if (requested.dry_run)
+    throw UsageError("--dry-run: a job that writes nothing is planned, not run");
   JobStop own_stop;
   JobStop& stop = external_stop ? *external_stop : own_stop;
-  JobPlan plan = plan_job(options);
+  JobPlan plan = plan_job(requested);
   InputList& inputs = plan.inputs;
+  // A --shard K/N part writes its own folder in OUT, for `imgprep merge OUT` to join.
+  Options options = requested;
+  options.output = part_folder(requested.output, requested.slice);
   require_codecs_for(options, inputs.items);
   const OutLock lock(options.output);  // creates OUT; held until the job ends
   const nlohmann::ordered_json identity = run_identity(options, inputs);
@@ -127,6 +132,7 @@ JobSummary run_job(const Options& options, JobStop* external_stop) {
       {"config", to_json(options)},
       {"engine", plan.engine.line},
   };
+  if (options.slice.count > 1) meta["part"] = part_record(options.slice, inputs);
   if (options.resume) {
     const nlohmann::json earlier = read_meta(options.output);
     check_same_run(earlier, identity);

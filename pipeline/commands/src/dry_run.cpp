@@ -124,8 +124,11 @@ int dry_run(const Options& options, std::ostream& out) {
       << ": nothing is decoded, nothing is written to " << options.output.string() << "\n"
       << "  " << plan.engine.line << "\n";
   if (options.slice.count > 1)
-    out << "  --shard " << options.slice.index << "/" << options.slice.count << ": "
-        << inputs.items.size() << " of the " << inputs.unsliced << " inputs\n";
+    out << "  --shard " << options.slice.index << "/" << options.slice.count << ": inputs "
+        << inputs.first << ".." << inputs.first + inputs.items.size() << " of the "
+        << inputs.unsliced << ", into the part folder "
+        << part_folder(options.output, options.slice).string() << " (imgprep merge "
+        << options.output.string() << " joins the parts)\n";
   print_formats(inputs, out);
   print_labels(inputs, out);
   print_skipped(inputs, out);

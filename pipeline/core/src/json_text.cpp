@@ -1,7 +1,9 @@
 #include "imgprep/core/json_text.h"
 
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <stdexcept>
 
 namespace imgprep {
 namespace {
@@ -65,6 +67,47 @@ std::string json_string_keeping_bytes(std::string_view text) {
   }
   out += '"';
   return out;
+}
+
+std::string json_string_bytes(std::string_view literal, size_t* end) {
+  const auto bad = [] { return std::invalid_argument("not a string imgprep writes"); };
+  if (literal.empty() || literal[0] != '"') throw bad();
+  std::string bytes;
+  for (size_t at = 1; at < literal.size(); ++at) {
+    const char c = literal[at];
+    if (c == '"') {
+      if (end) *end = at + 1;
+      return bytes;
+    }
+    if (c != '\\') {
+      bytes += c;
+      continue;
+    }
+    if (++at == literal.size()) break;
+    switch (literal[at]) {
+      case '"': bytes += '"'; break;
+      case '\\': bytes += '\\'; break;
+      case 'b': bytes += '\b'; break;
+      case 'f': bytes += '\f'; break;
+      case 'n': bytes += '\n'; break;
+      case 'r': bytes += '\r'; break;
+      case 't': bytes += '\t'; break;
+      case 'u': {
+        // Only a control character (\u00XX) or a byte that is not UTF-8 (\udcXX).
+        unsigned code = 0;
+        const std::string_view hex = literal.substr(at + 1, 4);
+        if (hex.size() != 4 ||
+            std::from_chars(hex.data(), hex.data() + 4, code, 16).ptr != hex.data() + 4 ||
+            (code >= 0x20 && (code < 0xdc80 || code > 0xdcff)))
+          throw bad();
+        bytes += static_cast<char>(code & 0xff);
+        at += 4;
+        break;
+      }
+      default: throw bad();
+    }
+  }
+  throw bad();
 }
 
 }  // namespace imgprep

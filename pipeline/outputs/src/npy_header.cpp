@@ -27,4 +27,13 @@ std::string npy_header(const std::string& descr, const std::vector<int64_t>& sha
   return header + dict;
 }
 
+const char* npy_descr(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return "<f4";
+    case DType::float16: return "<f2";
+    case DType::uint8: return "|u1";
+  }
+  return "<f4";
+}
+
 }  // namespace imgprep

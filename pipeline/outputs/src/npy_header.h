@@ -7,7 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "imgprep/core/options.h"
+
 namespace imgprep {
+
+// numpy's dtype string of a tensor element: "<f4", "<f2" or "|u1".
+const char* npy_descr(DType dtype);
 
 // The header for an array, padded with spaces so that its length is a multiple of 64 and at
 // least min_size bytes.

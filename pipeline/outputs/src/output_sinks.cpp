@@ -38,15 +38,6 @@ void refuse_inside_out(InsideOut& inside_out, Job& job) {
     job.error = "the file lies inside OUT; imgprep does not read its own outputs";
 }
 
-const char* npy_descr(DType dtype) {
-  switch (dtype) {
-    case DType::float32: return "<f4";
-    case DType::float16: return "<f2";
-    case DType::uint8: return "|u1";
-  }
-  return "<f4";
-}
-
 // A tensor's shape in a shard, without the row dimension.
 std::vector<int64_t> item_shape(const OutputSpec& s) {
   if (s.layout == Layout::nchw) return {OutputSpec::kChannels, s.height, s.width};
@@ -129,6 +120,16 @@ class NpySink : public OutputSink {
   int64_t failed_;
 };
 
+// The relative paths of the whole ordered input list (a --shard part's names are the whole
+// run's).
+std::vector<std::string> whole_list_rels(const InputList& inputs) {
+  if (!inputs.unsliced_rels.empty()) return inputs.unsliced_rels;
+  std::vector<std::string> rels;
+  rels.reserve(inputs.items.size());
+  for (const InputItem& item : inputs.items) rels.push_back(item.rel);
+  return rels;
+}
+
 class ImagesSink : public OutputSink {
  public:
   ImagesSink(const Options& o, const InputList& inputs)
@@ -137,7 +138,7 @@ class ImagesSink : public OutputSink {
         manifest_(o.output),
         inside_out_(o.output),
         items_(inputs.items),
-        paths_(image_output_paths(inputs.items, o.image_format)) {}
+        paths_(image_output_paths(whole_list_rels(inputs), o.image_format)) {}
 
   // Each image file is complete on its own, so its row is committed at once. A file that
   // cannot be written because of its name or place fails its row only.
@@ -145,7 +146,7 @@ class ImagesSink : public OutputSink {
     refuse_inside_out(inside_out_, job);
     std::string output;
     if (job.ok()) {
-      const fs::path& rel = paths_.at(job.seq);
+      const fs::path& rel = paths_.at(job.item->key);
       try {
         write_image(rel, job.output);
         output = rel.generic_string();
@@ -217,7 +218,7 @@ class ImagesSink : public OutputSink {
   ManifestWriter manifest_;
   InsideOut inside_out_;
   const std::vector<InputItem>& items_;
-  std::vector<fs::path> paths_;  // by input position
+  std::vector<fs::path> paths_;  // by position in the whole list (InputItem::key)
   std::optional<std::pair<fs::path, Folder>> folder_;
   std::optional<std::set<std::pair<dev_t, ino_t>>> input_files_;
 };
@@ -235,24 +236,24 @@ fs::path image_output_path(const std::string& rel, const std::string& extension)
 
 }  // namespace
 
-std::vector<fs::path> image_output_paths(const std::vector<InputItem>& items,
+std::vector<fs::path> image_output_paths(const std::vector<std::string>& rels,
                                          const std::string& extension) {
   // A name taken by another input's output changes only in its last component, so the folders
   // are known up front: a file is never given a name one of them needs.
   std::vector<fs::path> natural;
-  natural.reserve(items.size());
+  natural.reserve(rels.size());
   std::set<fs::path> taken;
-  for (const InputItem& item : items) {
-    natural.push_back(image_output_path(item.rel, extension));
+  for (const std::string& rel : rels) {
+    natural.push_back(image_output_path(rel, extension));
     for (fs::path f = natural.back().parent_path(); !f.empty(); f = f.parent_path())
       taken.insert(f);
   }
   std::vector<fs::path> paths;
-  paths.reserve(items.size());
-  for (size_t i = 0; i < items.size(); ++i) {
+  paths.reserve(rels.size());
+  for (size_t i = 0; i < rels.size(); ++i) {
     const fs::path& first = natural[i];
     fs::path out = first;
-    if (taken.count(out)) out = image_output_path(items[i].rel + "." + extension, extension);
+    if (taken.count(out)) out = image_output_path(rels[i] + "." + extension, extension);
     for (int n = 2; taken.count(out) || out.parent_path() != first.parent_path(); ++n)
       out = first.parent_path() /
             (first.stem().string() + "-" + std::to_string(n) + first.extension().string());

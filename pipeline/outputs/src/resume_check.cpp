@@ -13,19 +13,9 @@ namespace fs = std::filesystem;
 // What a run's outputs depend on: the output settings and the ordered inputs (a fingerprint
 // of their paths and labels). --resume requires both unchanged.
 nlohmann::ordered_json run_identity(const Options& o, const InputList& inputs) {
-  uint64_t hash = 1469598103934665603ull;  // FNV-1a
-  auto mix = [&hash](const std::string& text) {
-    for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
-    hash = (hash ^ 0xff) * 1099511628211ull;
-  };
-  for (const InputItem& item : inputs.items) {
-    mix(item.rel);
-    mix(std::to_string(item.label));
-  }
-  char fingerprint[17];
-  std::snprintf(fingerprint, sizeof fingerprint, "%016llx", static_cast<unsigned long long>(hash));
   return {{"settings", output_settings(o)},
-          {"inputs", {{"count", inputs.items.size()}, {"fingerprint", fingerprint}}}};
+          {"inputs",
+           {{"count", inputs.items.size()}, {"fingerprint", inputs_fingerprint(inputs.items)}}}};
 }
 
 namespace {
@@ -125,6 +115,13 @@ std::string flag_value(const nlohmann::json& value) {
 }
 
 }  // namespace
+
+std::string setting_as_given(const std::string& key, const nlohmann::json& value) {
+  if (key == "input" && value.is_string()) return "INPUT " + value.get<std::string>();
+  if (key == "exif" && value.is_boolean())
+    return value.get<bool>() ? "EXIF orientation applied" : flag_of("no_" + key);
+  return flag_of(key) + " " + flag_value(value);
+}
 
 // Throws UsageError saying what differs, as the command line says it. meta is as read_meta
 // returns it.

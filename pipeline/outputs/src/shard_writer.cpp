@@ -52,19 +52,33 @@ std::string file_problem(const std::filesystem::path& path, const std::string& h
 
 }  // namespace
 
-void ShardWriter::check_on_disk(int index) const {
-  const auto rows = static_cast<uint64_t>(shard_size_);
+std::string ShardWriter::shard_problem(const std::filesystem::path& dir, int index,
+                                       int shard_size, const std::string& descr,
+                                       const std::vector<int64_t>& item_shape, bool labels,
+                                       int rows) {
+  std::vector<int64_t> full{shard_size}, shape{rows};
+  full.insert(full.end(), item_shape.begin(), item_shape.end());
+  shape.insert(shape.end(), item_shape.begin(), item_shape.end());
+  uint64_t item_bytes = std::stoul(descr.substr(2));
+  for (int64_t d : item_shape) item_bytes *= static_cast<uint64_t>(d);
   std::string name = shard_name(index);
-  std::string problem = file_problem(dir_ / name, npy_header(descr_, shape_for(shard_size_),
-                                                             header_size_),
-                                     rows * item_bytes_);
-  if (problem.empty() && labels_) {
+  std::string problem = file_problem(dir / name, npy_header(descr, shape,
+                                                            npy_header(descr, full).size()),
+                                     static_cast<uint64_t>(rows) * item_bytes);
+  if (problem.empty() && labels) {
     name = labels_name(index);
-    problem = file_problem(dir_ / name, npy_header("<i8", {shard_size_}), rows * sizeof(int64_t));
+    problem = file_problem(dir / name, npy_header("<i8", {rows}),
+                           static_cast<uint64_t>(rows) * sizeof(int64_t));
   }
+  return problem.empty() ? problem : name + " " + problem;
+}
+
+void ShardWriter::check_on_disk(int index) const {
+  const std::string problem =
+      shard_problem(dir_, index, shard_size_, descr_, item_shape_, labels_, shard_size_);
   if (!problem.empty())
     throw OutputError((dir_ / "journal.jsonl").string() + " line " + std::to_string(index + 1) +
-                      ": its " + name + " " + problem + "; run without --resume to start over");
+                      ": its " + problem + "; run without --resume to start over");
 }
 
 ShardWriter::~ShardWriter() = default;

@@ -27,6 +27,9 @@ struct InputList {
   bool has_labels = false;
   size_t skipped = 0;                // non-image files seen by the walk
   size_t unsliced = 0;               // inputs before the --shard slice was taken
+  size_t first = 0;                  // the slice's first input, as a position in the whole list
+  std::string unsliced_fingerprint;  // inputs_fingerprint of the whole list
+  std::vector<std::string> unsliced_rels;  // the whole list's InputItem::rel, by position
   std::vector<std::string> walk_errors;  // unreadable folders, symlink loops
 };
 
@@ -62,6 +65,10 @@ struct InputError : std::runtime_error {
 InputList list_inputs(const std::filesystem::path& input, const InputSlice& slice = {},
                       const std::filesystem::path& exclude = {},
                       const std::filesystem::path& classes_file = {});
+
+// What a run's outputs depend on in its inputs: a 64-bit FNV-1a of their relative paths and
+// labels in order, as 16 hex digits. Equal lists give equal fingerprints on every machine.
+std::string inputs_fingerprint(const std::vector<InputItem>& items);
 
 // "no images in INPUT": why a run or a benchmark has nothing to do.
 std::string no_images_in(const std::filesystem::path& input);

@@ -3,6 +3,7 @@
 //   resolve_config   a preset plus named overrides, by the command's rules  -> Options
 //   plan_job         what a job would take: its engine and its listed, labelled inputs
 //   run_job          what `imgprep run` does                                 -> JobSummary
+//   merge_parts      what `imgprep merge` does: --shard parts joined into one dataset
 //   process_images   inputs in, each image's tensor (or its error) handed to a callback in input
 //                    order as it is ready, with bounded memory; ImageStream is its pull form.
 // Errors that end a call are exceptions: UsageError (bad options), InputError (INPUT), OutputError
@@ -35,6 +36,7 @@
 #include "imgprep/core/options.h"
 #include "imgprep/core/run_stats.h"
 #include "imgprep/datasets/input_list.h"
+#include "imgprep/outputs/parts.h"
 
 namespace imgprep {
 

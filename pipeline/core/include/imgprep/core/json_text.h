@@ -17,4 +17,9 @@ std::string json_text(const Json& j, int indent = -1) {
 // "surrogateescape" of PEP 383, so Python's os.fsencode(json.loads(...)) gives the bytes back).
 std::string json_string_keeping_bytes(std::string_view text);
 
+// The bytes of a string literal that json_string_keeping_bytes wrote: `literal` starts at its
+// opening quote; `end` is left just past the closing one. Throws std::invalid_argument for an
+// escape that function never writes.
+std::string json_string_bytes(std::string_view literal, size_t* end = nullptr);
+
 }  // namespace imgprep

@@ -31,12 +31,13 @@ struct NpyOutputSize {
 };
 NpyOutputSize npy_output_size(const OutputSpec& spec, int shard_size, int64_t rows, bool labels);
 
-// Where --format images writes each input, relative to OUT: the input's relative path with the
+// Where --format images writes each input (by its relative path, `rels` in input order),
+// relative to OUT: the input's relative path with the
 // new extension, kept inside OUT (".." and root components are dropped). No two the same and no
 // file where another's folder is: an input whose path is taken keeps its own extension in the
 // name ("a.png" -> "a.png.jpg"), then gets a number ("a-2.jpg", "a-3.jpg", ...). Depends only on
 // the ordered inputs.
-std::vector<std::filesystem::path> image_output_paths(const std::vector<InputItem>& items,
+std::vector<std::filesystem::path> image_output_paths(const std::vector<std::string>& rels,
                                                       const std::string& extension);
 
 }  // namespace imgprep

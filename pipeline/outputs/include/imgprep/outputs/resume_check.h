@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "imgprep/core/options.h"
@@ -22,5 +23,9 @@ nlohmann::json read_meta(const std::filesystem::path& out);
 // Throws UsageError saying what differs, as the command line says it. meta is as read_meta
 // returns it.
 void check_same_run(const nlohmann::json& meta, const nlohmann::ordered_json& identity);
+
+// A setting of output_settings as the command line gives it: "--resize shorter:256",
+// "--no-exif", "INPUT photos".
+std::string setting_as_given(const std::string& key, const nlohmann::json& value);
 
 }  // namespace imgprep

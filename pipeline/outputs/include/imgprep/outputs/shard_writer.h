@@ -38,6 +38,12 @@ class ShardWriter {
 
   static std::string shard_name(int index);
   static std::string labels_name(int index);
+  // Why shard `index` of dir, with `rows` rows (and its label shard, when `labels`), is not as
+  // a writer with these settings left it: "shard-00003.npy is missing", "... is 100 bytes, not
+  // 200"; empty when it is.
+  static std::string shard_problem(const std::filesystem::path& dir, int index, int shard_size,
+                                   const std::string& descr,
+                                   const std::vector<int64_t>& item_shape, bool labels, int rows);
 
  private:
   std::vector<int64_t> shape_for(int rows) const;

@@ -1,0 +1,273 @@
+"""`imgprep run --shard K/N` parts and `imgprep merge OUT`: the merged dataset holds, row for row
+and byte for byte, what one run over all the inputs writes (read back with numpy and the
+loader), and the merge refuses parts that are missing, incomplete, given twice or made with
+other settings or inputs."""
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import imgprep
+from conftest import IMGPREP, SAMPLE, run_imgprep
+
+NPY = ["--preset", "imagenet", "--dtype", "uint8", "--resize", "shorter:40", "--crop",
+       "center:32", "--shard-size", "4"]
+
+
+def merge(out, expect=0):
+    proc = subprocess.run([str(IMGPREP), "merge", str(out)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == expect, proc.stderr
+    return proc
+
+
+def rows(out):
+    with open(Path(out) / "manifest.jsonl") as f:
+        return [json.loads(line) for line in f]
+
+
+def tensors(out):
+    """Every ok row's tensor and label, in manifest order, as numpy reads OUT's shards."""
+    out = Path(out)
+    shards, labels = {}, {}
+    found = []
+    for r in rows(out):
+        if r["status"] != "ok":
+            continue
+        s = r["shard"]
+        if s not in shards:
+            shards[s] = np.load(out / f"shard-{s:05d}.npy")
+            labels_file = out / f"labels-{s:05d}.npy"
+            labels[s] = np.load(labels_file) if labels_file.exists() else None
+        label = None if labels[s] is None else int(labels[s][r["row"]])
+        found.append((r["path"], shards[s][r["row"]], label))
+    return found
+
+
+def without_location(manifest):
+    return [{k: v for k, v in r.items() if k not in ("shard", "row")} for r in manifest]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """The sample set with the bad files of sample-bad added to one class: 20 inputs, 3 failing."""
+    root = tmp_path_factory.mktemp("inputs") / "photos"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("*.md"))
+    for name in ("truncated.jpg", "not-an-image.jpg", "empty.png"):
+        shutil.copy(SAMPLE.parent / "sample-bad" / name, root / "animals" / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def whole(inputs, tmp_path_factory):
+    return run_imgprep(inputs, tmp_path_factory.mktemp("whole") / "out", *NPY, expect=1)
+
+
+def run_parts(inputs, out, n, *args):
+    for k in range(n):
+        run_imgprep(inputs, out, *NPY, *args, "--shard", f"{k}/{n}", expect=None)
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 3, 7])
+def test_merged_parts_equal_one_run(inputs, whole, tmp_path, n):
+    out = run_parts(inputs, tmp_path / "out", n) if n > 1 else None
+    if n == 1:  # one part of one: --shard 0/1 writes OUT itself, there is nothing to merge
+        out = run_imgprep(inputs, tmp_path / "out", *NPY, "--shard", "0/1", expect=1).out
+        assert not list(out.glob("part-*"))
+    else:
+        assert sorted(p.name for p in out.glob("part-*")) == \
+            [f"part-{k:05d}-of-{n:05d}" for k in range(n)]
+        assert "merged 3 parts" in merge(out).stdout if n == 3 else merge(out)
+    assert without_location(rows(out)) == without_location(whole.manifest)
+    mine, theirs = tensors(out), tensors(whole.out)
+    assert len(mine) == len(theirs) == 17
+    for (path, a, label), (path_w, b, label_w) in zip(mine, theirs):
+        assert path == path_w and label == label_w
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), path
+    meta, meta_w = json.loads((out / "meta.json").read_text()), whole.meta
+    assert meta["identity"] == meta_w["identity"]
+    for key in ("complete", "inputs", "failed", "skipped", "has_labels"):
+        assert meta[key] == meta_w[key], key
+    assert (out / "classes.json").read_text() == (whole.out / "classes.json").read_text()
+
+
+def test_index_lists_every_shard_and_links_the_parts_files(inputs, tmp_path):
+    out = run_parts(inputs, tmp_path / "out", 3)
+    merge(out)
+    index = json.loads((out / "index.json").read_text())
+    first_row = 0
+    for g, shard in enumerate(index["shards"]):
+        assert shard["file"] == f"shard-{g:05d}.npy" and shard["labels"] == f"labels-{g:05d}.npy"
+        array = np.load(out / shard["file"])
+        assert len(array) == shard["rows"] and shard["first_row"] == first_row
+        first_row += shard["rows"]
+        # A hard link to the part's shard: no bytes copied.
+        assert os.stat(out / shard["file"]).st_ino == os.stat(out / shard["from"]).st_ino
+    assert index["rows"] == first_row == 17 and index["inputs"] == 20
+    assert [p["inputs"] for p in index["parts"]] == [6, 7, 7]
+    assert sum(p["failed"] for p in index["parts"]) == 3
+
+
+def test_merging_again_gives_the_same_files_and_leaves_the_parts(inputs, tmp_path):
+    out = run_parts(inputs, tmp_path / "out", 2)
+    before = {p: p.read_bytes() for p in out.glob("part-*/*") if p.is_file()}
+    merge(out)
+    first = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    merge(out)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == first
+    assert {p: p.read_bytes() for p in out.glob("part-*/*") if p.is_file()} == before
+
+
+def test_loader_reads_the_merged_dataset_as_one_runs(inputs, whole, tmp_path):
+    out = run_parts(inputs, tmp_path / "out", 3)
+    merge(out)
+    config = imgprep.Config(preset="imagenet", dtype="uint8")
+    batches = [list(imgprep.Loader(source, config, batch_size=5, shuffle=True, seed=3))
+               for source in (out, whole.out)]
+    assert len(batches[0]) == len(batches[1]) == 4
+    for (a, la), (b, lb) in zip(*batches):
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+        assert np.asarray(la).tolist() == np.asarray(lb).tolist()
+
+
+def test_image_parts_merge_into_the_tree_one_run_writes(inputs, tmp_path):
+    args = ["--format", "images", "--resize", "longer:48", "--image-format", "png"]
+    one = run_imgprep(inputs, tmp_path / "one", *args, expect=1)
+    out = tmp_path / "out"
+    for k in range(3):
+        run_imgprep(inputs, out, *args, "--shard", f"{k}/3", expect=None)
+    merge(out)
+    assert rows(out) == one.manifest
+    for r in one.manifest:
+        if r["status"] == "ok":
+            assert (out / r["output"]).read_bytes() == (one.out / r["output"]).read_bytes()
+
+
+def test_python_merge_is_the_command(inputs, whole, tmp_path):
+    out = tmp_path / "out"
+    config = imgprep.Config(preset="imagenet", dtype="uint8", resize="shorter:40",
+                            crop="center:32", shard_size=4)
+    for k in range(2):
+        part = imgprep.run(inputs, out, config, shard=f"{k}/2", quiet=True)
+        assert Path(part["manifest"]).parent == out / f"part-{k:05d}-of-00002"
+    plan = imgprep.plan(inputs, out, config, shard="1/2")
+    assert (plan["inputs"], plan["first_input"], plan["all_inputs"]) == (10, 10, 20)
+    assert plan["out"] == str(out / "part-00001-of-00002")
+    assert plan["fingerprint"] == whole.meta["identity"]["inputs"]["fingerprint"]
+    summary = imgprep.merge(out)
+    assert (summary["parts"], summary["inputs"], summary["failed"]) == (2, 20, 3)
+    assert [t[1].tobytes() for t in tensors(out)] == [t[1].tobytes() for t in tensors(whole.out)]
+    (out / "part-00001-of-00002" / "meta.json").unlink()
+    with pytest.raises(ValueError, match="part 1 of 2 .* has no meta.json"):
+        imgprep.merge(out)
+
+
+# ---- refusals: each names the problem, and OUT's merged files are left alone ----
+
+def refused(out, message):
+    proc = merge(out, expect=2)
+    assert message in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("imgprep: merge: ")
+
+
+@pytest.fixture
+def parts(inputs, tmp_path):
+    return run_parts(inputs, tmp_path / "out", 3)
+
+
+def test_refuses_a_missing_part(parts):
+    shutil.rmtree(parts / "part-00001-of-00003")
+    refused(parts, "1 of the 3 parts are missing: 1 (run `imgprep run ... --shard K/3` for each)")
+    assert not (parts / "meta.json").exists()
+
+
+def test_refuses_an_incomplete_part(inputs, parts):
+    # A part whose run was killed: its meta.json says incomplete.
+    meta_file = parts / "part-00002-of-00003" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    meta["complete"] = False
+    meta_file.write_text(json.dumps(meta))
+    refused(parts, "part 2 of 3 (")
+    refused(parts, ") is incomplete: its run was interrupted or is still running; run it again "
+                   "with --resume")
+    # Run again, the part is complete and the merge takes it.
+    run_imgprep(inputs, parts, *NPY, "--shard", "2/3", expect=None)
+    merge(parts)
+
+
+def test_refuses_a_part_given_twice(parts):
+    shutil.rmtree(parts / "part-00001-of-00003")
+    shutil.copytree(parts / "part-00000-of-00003", parts / "part-00001-of-00003")
+    refused(parts, "holds part 0 of 3 by its meta.json: a copied or renamed folder; part 0 is "
+                   "given twice")
+
+
+def test_refuses_a_part_with_other_settings(inputs, parts):
+    shutil.rmtree(parts / "part-00001-of-00003")
+    other = ["shorter:48" if a == "shorter:40" else a for a in NPY]
+    run_imgprep(inputs, parts, *other, "--shard", "1/3", expect=None)
+    refused(parts, "was made with --resize shorter:48, part 0 of 3")
+    refused(parts, "with --resize shorter:40; every part needs the same settings")
+
+
+def test_refuses_a_part_of_other_inputs(inputs, parts, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(inputs, other)
+    (other / "animals" / "truncated.jpg").unlink()
+    shutil.rmtree(parts / "part-00002-of-00003")
+    run_imgprep(other, parts, *NPY, "--shard", "2/3", expect=None)
+    refused(parts, "was made with INPUT")
+    settings = json.loads((parts / "part-00002-of-00003" / "meta.json").read_text())
+    settings["identity"]["settings"]["input"] = str(inputs)
+    settings["config"]["input"] = str(inputs)
+    (parts / "part-00002-of-00003" / "meta.json").write_text(json.dumps(settings))
+    refused(parts, "was cut from other inputs than part 0 of 3")
+
+
+def test_refuses_parts_of_two_splits(inputs, parts):
+    run_imgprep(inputs, parts, *NPY, "--shard", "0/2", expect=None)
+    refused(parts, "holds parts of different splits (into 2, 3 slices)")
+
+
+def test_refuses_a_part_missing_a_shard(parts):
+    (parts / "part-00001-of-00003" / "shard-00001.npy").unlink()
+    refused(parts, "part 1 of 3")
+    refused(parts, "its shard-00001.npy is missing")
+    (parts / "part-00001-of-00003" / "manifest.jsonl").write_text("")
+    refused(parts, "its manifest.jsonl has 0 rows for its 7 inputs")
+
+
+def test_refuses_a_part_in_use(parts):
+    lock = parts / "part-00000-of-00003" / ".imgprep.lock"
+    with open(lock, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.write("4242\n")
+        f.flush()
+        refused(parts, "is in use by another imgprep run (pid 4242)")
+
+
+def test_refuses_an_out_with_one_runs_output(inputs, parts):
+    run_imgprep(inputs, parts, *NPY, expect=1)
+    refused(parts, "holds the output of a run over OUT itself")
+
+
+def test_refuses_an_out_without_parts(tmp_path):
+    (tmp_path / "empty").mkdir()
+    refused(tmp_path / "empty", "holds no parts")
+    proc = merge(tmp_path / "nowhere", expect=2)
+    assert "is not a folder" in proc.stderr
+
+
+def test_an_incomplete_merge_is_never_taken_for_a_dataset(parts):
+    merge(parts)
+    shutil.rmtree(parts / "part-00001-of-00003")
+    refused(parts, "parts are missing")
+    # The earlier merge's meta.json still describes the earlier merge's files.
+    assert json.loads((parts / "meta.json").read_text())["complete"] is True
