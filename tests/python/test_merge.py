@@ -6,15 +6,17 @@ other settings or inputs."""
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 import imgprep
-from conftest import IMGPREP, SAMPLE, run_imgprep
+from conftest import IMGPREP, REPO, SAMPLE, run_imgprep
 
 NPY = ["--preset", "imagenet", "--dtype", "uint8", "--resize", "shorter:40", "--crop",
        "center:32", "--shard-size", "4"]
@@ -271,3 +273,71 @@ def test_an_incomplete_merge_is_never_taken_for_a_dataset(parts):
     refused(parts, "parts are missing")
     # The earlier merge's meta.json still describes the earlier merge's files.
     assert json.loads((parts / "meta.json").read_text())["complete"] is True
+
+
+# ---- the README's Slurm array job and Kubernetes indexed Job, run as a loop over K ----
+
+def readme_block(language, marker):
+    """The README's fenced block in `language` that holds `marker`."""
+    blocks, block, lang = [], None, None
+    for line in (REPO / "README.md").read_text().splitlines(keepends=True):
+        if line.startswith("```"):
+            if block is None:
+                block, lang = [], line[3:].strip()
+            else:
+                blocks.append((lang, "".join(block)))
+                block = None
+        elif block is not None:
+            block.append(line)
+    return next(text for lang, text in blocks if lang == language and marker in text)
+
+
+def on_this_machine(text, inputs, out):
+    return (text.replace("/data/photos", str(inputs)).replace("/data/out", str(out))
+            .replace("imgprep run", f"{IMGPREP} run").replace("imgprep merge", f"{IMGPREP} merge"))
+
+
+def merge_line():
+    line = next(l for l in readme_block("", "sbatch --dependency").splitlines() if "--wrap" in l)
+    return re.search(r'--wrap "(.*)"', line)[1]
+
+
+def same_as_one_run(out, inputs, tmp_path):
+    one = run_imgprep(inputs, tmp_path / "one", "--preset", "imagenet", expect=1)
+    assert without_location(rows(out)) == without_location(one.manifest)
+    assert [t[1].tobytes() for t in tensors(out)] == [t[1].tobytes() for t in tensors(one.out)]
+    assert [t[2] for t in tensors(out)] == [t[2] for t in tensors(one.out)]
+
+
+def test_readme_slurm_array_job(inputs, tmp_path):
+    script = tmp_path / "parts.sh"
+    script.write_text(on_this_machine(readme_block("bash", "#SBATCH"), inputs, tmp_path / "out"))
+    count, requeued = 3, False
+    for k in [2, 0, 1, 1]:  # any order; task 1 requeued after it completed: --resume
+        env = {**os.environ, "SLURM_ARRAY_TASK_ID": str(k), "SLURM_ARRAY_TASK_COUNT": str(count),
+               "SLURM_CPUS_PER_TASK": "1"}
+        proc = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+        assert proc.returncode in (0, 1), proc.stderr
+        if k == 1 and "is already complete" in proc.stdout:
+            requeued = True
+    assert requeued
+    merge = on_this_machine(merge_line(), inputs, tmp_path / "out")
+    assert subprocess.run(merge, shell=True, capture_output=True).returncode == 0
+    same_as_one_run(tmp_path / "out", inputs, tmp_path)
+
+
+def test_readme_kubernetes_indexed_job(inputs, tmp_path):
+    job = yaml.safe_load(readme_block("yaml", "completionMode: Indexed"))
+    assert job["spec"]["completionMode"] == "Indexed"
+    count = job["spec"]["completions"]
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["sh", "-c"]
+    command = on_this_machine(container["args"][0], inputs, tmp_path / "out")
+    for k in range(count):
+        env = {**os.environ, "JOB_COMPLETION_INDEX": str(k)}
+        proc = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True)
+        assert proc.returncode in (0, 1), proc.stderr
+    assert len(list((tmp_path / "out").glob("part-*-of-00016"))) == 16
+    merge = on_this_machine(merge_line(), inputs, tmp_path / "out")
+    assert subprocess.run(merge, shell=True, capture_output=True).returncode == 0
+    same_as_one_run(tmp_path / "out", inputs, tmp_path)
