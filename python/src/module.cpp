@@ -130,8 +130,9 @@ nb::dlpack::dtype dlpack_dtype(DType dtype) {
 // The tensors of `paths` in one array (N, C, H, W) or (N, H, W, C) that owns its buffer, and
 // per input None (it succeeded) or why it failed; a failed input's tensor is zeros.
 nb::tuple process(const std::vector<std::string>& paths, const Options& options) {
-  if (options.format != OutputFormat::npy)
-    throw UsageError("process() makes tensors: --format images writes files (use run())");
+  if (!writes_tensors(options.format))
+    throw UsageError(std::string("process() makes tensors: --format ") + to_string(options.format) +
+                     " writes image files (use run())");
   std::vector<InputItem> items;
   items.reserve(paths.size());
   for (const std::string& path : paths) items.push_back({path, path, kNoLabel});

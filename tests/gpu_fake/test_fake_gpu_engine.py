@@ -211,6 +211,17 @@ def test_format_images_variable_sizes_and_failures(tmp_path, mixed_dir, mode):
     assert_same_outputs(cpu, gpu)
 
 
+@pytest.mark.parametrize("args", [["--preset", "imagenet", "--format", "wds"],
+                                  ["--resize", "shorter:40", "--format", "wds-images"]])
+def test_format_wds(tmp_path, mixed_dir, mode, args):
+    """WebDataset tars: the GPU's tensors (or the images encoded from them) in the same samples,
+    with failed inputs between them."""
+    cpu, gpu = cpu_and_gpu(tmp_path, mixed_dir, *args, "--shard-size", 4, "--batch", 3,
+                           mode=mode, expect=1)
+    assert len(list(gpu.out.glob("shard-*.tar"))) == 2
+    assert_same_outputs(cpu, gpu)
+
+
 VARIANTS = [
     ["--preset", "imagenet", "--dtype", "uint8"],
     ["--preset", "imagenet", "--dtype", "float16"],

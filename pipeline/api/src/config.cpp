@@ -87,12 +87,17 @@ const Setting kSettings[] = {
     {"dtype", nullptr, kValues, "float32, float16 or uint8 (default float32)", Kind::text, kBoth,
      [](Options& o, const V& v) { o.dtype = parse_dtype(v.text); }},
     // Outputs.
-    {"format", nullptr, kOutput, "npy (default) or images", Kind::text, kBoth,
+    {"format", nullptr, kOutput,
+     "npy (default: tensor shards), images (image files), wds (WebDataset tar shards of .npy "
+     "tensors) or wds-images (WebDataset tar shards of --image-format files)",
+     Kind::text, kBoth,
      [](Options& o, const V& v) { o.format = parse_format(v.text); }},
-    {"shard-size", nullptr, kOutput, "images per npy shard, 1 or more (default 1024)",
+    {"shard-size", nullptr, kOutput,
+     "images per shard (an npy shard or a wds tar), 1 or more (default 1024)",
      Kind::integer, kRunOnly,
      [](Options& o, const V& v) { o.shard_size = static_cast<int>(v.integer); }},
-    {"image-format", nullptr, kOutput, "jpg (default), png or webp, for --format images",
+    {"image-format", nullptr, kOutput,
+     "jpg (default), png or webp, for --format images and wds-images",
      Kind::text, kBoth, [](Options& o, const V& v) { o.image_format = v.text; }},
     {"quality", nullptr, kOutput, "1..100 for jpg and webp (default 95)", Kind::integer, kBoth,
      [](Options& o, const V& v) { o.quality = static_cast<int>(v.integer); }},
@@ -202,15 +207,17 @@ void refuse_inapplicable(const Options& o, const std::vector<const Setting*>& gi
   struct Rule {
     std::vector<const char*> names;
     bool applies;
-    const char* reason;
+    std::string reason;
   };
-  const bool images = o.format == OutputFormat::images;
+  const std::string format = std::string("to --format ") + to_string(o.format);
   // bench has no --engine or --cpu-engine: it runs every engine as a tier.
   const bool bench = use == ConfigFor::bench;
   const Rule rules[] = {
-      {{"scale", "mean", "std", "dtype", "layout", "channels", "shard-size"}, !images,
-       "to --format images (image files hold 8-bit RGB pixels)"},
-      {{"image-format", "quality"}, images, "to --format npy (it writes no image files)"},
+      {{"scale", "mean", "std", "dtype", "layout", "channels"}, writes_tensors(o.format),
+       format + " (image files hold 8-bit RGB pixels)"},
+      {{"shard-size"}, writes_shards(o.format), format + " (it writes no shards)"},
+      {{"image-format", "quality"}, writes_images(o.format),
+       format + " (it writes no image files)"},
       {{"pad-value"}, o.resize.mode == ResizeMode::letterbox || o.crop.center,
        "without --resize letterbox:WxH or --crop (nothing is padded)"},
       {{"workers", "timeout-per-image"}, bench || o.cpu_engine == EngineKind::procs,

@@ -82,7 +82,7 @@ EngineChoice choose_engine(const Options& o) {
 }
 
 void require_codecs_for(const Options& options, const std::vector<InputItem>& inputs) {
-  if (options.format == OutputFormat::images ||
+  if (writes_images(options.format) ||
       std::ranges::any_of(inputs, [](const InputItem& i) {
         return opencv_decodes(format_from_extension(i.path));
       }))
@@ -145,11 +145,12 @@ JobSummary run_job(const Options& requested, JobStop* external_stop) {
   } else {
     write_meta(options, meta);
   }
-  // Only npy shards are journalled (for resume); image files are complete one by one.
+  // Only shards are journalled (for resume); image files are complete one by one.
   std::optional<RunJournal> journal;
-  if (options.format == OutputFormat::npy)
+  if (writes_shards(options.format))
     journal.emplace(options.output, options.resume,
-                    JournalBounds{static_cast<uint64_t>(summary.inputs), options.shard_size});
+                    JournalBounds{static_cast<uint64_t>(summary.inputs), options.shard_size,
+                                  writes_tars(options.format)});
   // What an interrupted job completed (the journal's state grows as this one records shards).
   const uint64_t resumed_from = journal ? journal->state().next_input : 0;
   const int64_t resumed_failed = journal ? journal->state().failed : 0;

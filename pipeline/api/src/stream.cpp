@@ -64,8 +64,8 @@ StreamSummary process_images(const std::vector<InputItem>& inputs, const Options
   validate(options);
   const EngineChoice engine = choose_engine(options);
   const bool on_device = place == TensorPlace::device;
-  if (on_device && (engine.kind != EngineKind::gpu || options.format != OutputFormat::npy))
-    throw UsageError("tensors on the GPU need the GPU engine (engine gpu) and npy output");
+  if (on_device && (engine.kind != EngineKind::gpu || !writes_tensors(options.format)))
+    throw UsageError("tensors on the GPU need the GPU engine (engine gpu) and tensor output");
   configure_codecs(options.max_pixels);
   require_codecs_for(options, inputs);
 
@@ -180,7 +180,7 @@ BatchStream::BatchStream(std::vector<InputItem> inputs, Options options, size_t 
     try {
       const OutputSpec spec = make_output_spec(options_);
       const size_t bytes = spec.bytes();
-      if (options_.format != OutputFormat::npy || bytes == 0)
+      if (!writes_tensors(options_.format) || bytes == 0)
         throw UsageError("batches need tensors of one size: a crop, a WxH or letterbox resize, "
                          "or a RandomResizedCrop");
       const int device = buffers_->device();

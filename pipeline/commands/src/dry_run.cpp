@@ -86,33 +86,46 @@ void print_skipped(const InputList& inputs, std::ostream& out) {
 
 void print_outputs(const Options& o, const InputList& inputs, std::ostream& out) {
   const auto rows = static_cast<int64_t>(inputs.items.size());
-  if (o.format == OutputFormat::images) {
+  const std::string others = std::string(inputs.classes.empty() ? "" : ", classes.json") +
+                             ", manifest.jsonl and meta.json\n";
+  if (o.format == OutputFormat::images)
+    out << "  output: " << plural(inputs.items.size(), o.image_format + " file",
+                                  o.image_format + " files")
+        << others;
+  if (writes_tars(o.format)) {
+    const auto tars = static_cast<size_t>((rows + o.shard_size - 1) / o.shard_size);
+    out << "  output: " << plural(tars, "tar shard", "tar shards") << " of up to "
+        << o.shard_size << " samples, each with ."
+        << (writes_tensors(o.format) ? "npy" : o.image_format)
+        << (inputs.has_labels ? ", .cls" : "") << " and .json members" << others;
+  }
+  if (writes_images(o.format)) {
     uint64_t input_bytes = 0;
     for (const InputItem& item : inputs.items) {
       std::error_code ec;
       const uintmax_t size = fs::file_size(item.path, ec);
       if (!ec) input_bytes += size;
     }
-    out << "  output: " << plural(inputs.items.size(), o.image_format + " file",
-                                  o.image_format + " files")
-        << ", manifest.jsonl and meta.json\n"
-        << "  size on disk: not estimated (it depends on the pictures and --quality); the "
+    out << "  size on disk: not estimated (it depends on the pictures and --quality); the "
         << "inputs take " << size_text(input_bytes) << "\n";
     return;
   }
   const OutputSpec spec = make_output_spec(o);
-  const NpyOutputSize size = npy_output_size(spec, o.shard_size, rows, inputs.has_labels);
+  const bool npy = o.format == OutputFormat::npy;
+  const ShardOutputSize size =
+      npy ? npy_output_size(spec, o.shard_size, rows, inputs.has_labels)
+          : wds_output_size(spec, o.shard_size, rows, inputs.has_labels);
   char shape[64];
   std::snprintf(shape, sizeof shape,
                 spec.layout == Layout::nchw ? "%s nchw 3x%dx%d" : "%s nhwc %dx%dx3",
                 to_string(spec.dtype), spec.height, spec.width);
-  out << "  output: " << plural(static_cast<size_t>(size.shards), "shard", "shards")
-      << " of up to " << o.shard_size << " images"
-      << (inputs.has_labels ? " with label files" : "")
-      << (inputs.classes.empty() ? "" : ", classes.json") << ", manifest.jsonl and meta.json\n"
-      << "  each image: " << shape << ", " << spec.bytes() << " bytes\n"
-      << "  size on disk: " << size_text(size.bytes)
-      << " of shards if no image fails, plus the manifest\n";
+  if (npy)
+    out << "  output: " << plural(static_cast<size_t>(size.shards), "shard", "shards")
+        << " of up to " << o.shard_size << " images"
+        << (inputs.has_labels ? " with label files" : "") << others;
+  out << "  each image: " << shape << ", " << spec.bytes() << " bytes\n"
+      << "  size on disk: " << (npy ? "" : "about ") << size_text(size.bytes)
+      << (npy ? " of shards" : " of tars") << " if no image fails, plus the manifest\n";
 }
 
 }  // namespace

@@ -51,7 +51,7 @@ int run_command(const Options& options, std::ostream& out, std::ostream& err) {
     if (summary.already_complete) {
       out << "imgprep: " << options.output.string() << " is already complete\n";
     } else if (summary.interrupted != 0) {
-      if (options.format == OutputFormat::npy)
+      if (writes_shards(options.format))
         err << "imgprep: interrupted; " << summary.resumable_from << " of " << summary.inputs
             << " inputs are in complete shards. Run the same command with --resume to "
                "continue.\n";

@@ -9,7 +9,7 @@ ImageProcessor::ImageProcessor(const ProcessingOptions& options)
     : options_(options), spec_(make_output_spec(options)) {
   decode_.exif = options.exif;
   decode_.shrink_on_load = options.shrink_on_load;
-  decode_.icc_profile = options.format == OutputFormat::images && !options.strip;
+  decode_.icc_profile = writes_images(options.format) && !options.strip;
   decode_.max_pixels = options.max_pixels;
   decode_.resize = options.resize;
   decode_.crop = options.crop;
@@ -18,7 +18,7 @@ ImageProcessor::ImageProcessor(const ProcessingOptions& options)
   // has one plan whichever decodes it.
   if (options.augment.resized_crop() || options.decode == DecodeOn::gpu)
     decode_.shrink_on_load = ShrinkOnLoad::off;
-  if (options.format == OutputFormat::images) {
+  if (writes_images(options.format)) {
     // Files hold 8-bit pixels in OpenCV's encoder order.
     spec_.layout = Layout::nhwc;
     spec_.dtype = DType::uint8;
@@ -142,7 +142,7 @@ void ImageProcessor::process(Job& job, Scratch& s, RunStats& stats) const {
     const OutputSpec spec = spec_.sized(placement.out_w, placement.out_h);
     job.output.resize(spec.bytes());
     s.resampler.run(s.image, s.plan, spec, job.output.data());
-    if (options_.format == OutputFormat::images) finish_output(job, spec, s.image.icc_profile);
+    if (writes_images(options_.format)) finish_output(job, spec, s.image.icc_profile);
   });
 }
 
@@ -170,7 +170,7 @@ void ImageProcessor::finish_output(Job& job) const {
 // profile of another colour space than the RGB pixels (gray, CMYK) is left out.
 void ImageProcessor::finish_output(Job& job, const OutputSpec& spec,
                                    const std::string& icc_profile) const {
-  if (options_.format != OutputFormat::images) return;
+  if (!writes_images(options_.format)) return;
   const std::string ext = "." + options_.image_format;
   Bytes encoded;
   opencv_encode(job.output.data(), spec.width, spec.height, ext, options_.quality, encoded);

@@ -70,7 +70,10 @@ constexpr Named<DecodeOn> kDecodes[] = {{DecodeOn::cpu, "cpu"}, {DecodeOn::gpu, 
 constexpr Named<ShrinkOnLoad> kShrinks[] = {
     {ShrinkOnLoad::off, "off"}, {ShrinkOnLoad::automatic, "auto"}, {ShrinkOnLoad::max, "max"}};
 constexpr Named<OutputFormat> kFormats[] = {
-    {OutputFormat::npy, "npy"}, {OutputFormat::images, "images"}};
+    {OutputFormat::npy, "npy"},
+    {OutputFormat::images, "images"},
+    {OutputFormat::wds, "wds"},
+    {OutputFormat::wds_images, "wds-images"}};
 constexpr Named<bool> kChannels[] = {{false, "rgb"}, {true, "bgr"}};
 
 // Threads, I/O threads and worker processes: more than any machine has cores, and far fewer
@@ -345,14 +348,15 @@ bool parse_channels_bgr(const std::string& text) {
 }
 
 void validate(const Options& o) {
-  if (o.resume && o.format != OutputFormat::npy)
-    throw UsageError("--resume continues npy shards; --format images has none to resume");
+  if (o.resume && !writes_shards(o.format))
+    throw UsageError("--resume continues shards; --format images has none to resume");
   if (o.resize.mode == ResizeMode::none && o.resize.no_upscale)
     throw UsageError("--no-upscale needs a --resize (shorter:S, longer:S, WxH or letterbox:WxH)");
   validate_augment(o);
-  if (o.format == OutputFormat::npy && o.fixed_output_size().first == 0)
+  if (writes_tensors(o.format) && o.fixed_output_size().first == 0)
     throw UsageError(
-        "npy shards need one output size for every image: add --crop center:WxH, use "
+        std::string(o.format == OutputFormat::npy ? "npy shards" : "wds tensors") +
+        " need one output size for every image: add --crop center:WxH, use "
         "--resize WxH (not shrink-only) or letterbox:WxH, or a --preset");
   validate_geometry(o.resize, o.crop);
   check_range(o.threads, 0, kMaxThreads, "--threads", " (0: all cores)");

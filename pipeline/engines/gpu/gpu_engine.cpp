@@ -317,8 +317,8 @@ void GpuEngine::run(EngineRun& run) {
   check(cudaSetDevice(device_), "cudaSetDevice");
   JobSlots slots(gpu_in_flight(run.options, batch_));
   SinkStage sink(run, slots);
-  if (run.outputs_on_device && run.options.format != OutputFormat::npy)
-    throw UsageError("tensors kept on the GPU need npy output");
+  if (run.outputs_on_device && !writes_tensors(run.options.format))
+    throw UsageError("tensors kept on the GPU need tensor output (npy or wds)");
   ring_->outputs.clear();  // the buffers of another run's job slots
   if (run.options.decode == DecodeOn::gpu && !ring_->jpeg)
     ring_->jpeg = std::make_unique<GpuJpegDecoder>(kRing);

@@ -2,9 +2,8 @@
 #include "imgprep/outputs/manifest.h"
 
 namespace imgprep {
-namespace {
 
-// The row as its manifest line (without the newline), written field by field: the strings (paths, and decoder messages that may quote file bytes)
+// Written field by field: the strings (paths, and decoder messages that may quote file bytes)
 // keep every byte, so a path names its file again even when it is not UTF-8.
 std::string manifest_line(const ManifestRow& r) {
   std::string line = "{\"path\":" + json_string_keeping_bytes(r.path);
@@ -12,8 +11,9 @@ std::string manifest_line(const ManifestRow& r) {
   if (!r.ok) line += ",\"error\":" + json_string_keeping_bytes(r.error);
   if (!r.warning.empty()) line += ",\"warning\":" + json_string_keeping_bytes(r.warning);
   line += ",\"label\":" + (r.label >= 0 ? std::to_string(r.label) : std::string("null"));
-  if (r.ok && r.shard >= 0)
-    line += ",\"shard\":" + std::to_string(r.shard) + ",\"row\":" + std::to_string(r.row);
+  if (r.ok && r.shard >= 0) line += ",\"shard\":" + std::to_string(r.shard);
+  if (r.ok && r.row >= 0) line += ",\"row\":" + std::to_string(r.row);
+  if (r.ok && !r.key.empty()) line += ",\"key\":\"" + r.key + "\"";
   if (r.ok && !r.output.empty()) line += ",\"output\":" + json_string_keeping_bytes(r.output);
   if (r.width > 0)
     line += ",\"width\":" + std::to_string(r.width) + ",\"height\":" + std::to_string(r.height);
@@ -22,8 +22,6 @@ std::string manifest_line(const ManifestRow& r) {
     line += ",\"gpu_fallback\":" + json_string_keeping_bytes(r.gpu_fallback);
   return line + "}";
 }
-
-}  // namespace
 
 ManifestWriter::ManifestWriter(const std::filesystem::path& out_dir)
     : file_(out_dir / "manifest.jsonl") {}

@@ -5,6 +5,20 @@
 
 namespace imgprep {
 
+const char* npy_descr(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return "<f4";
+    case DType::float16: return "<f2";
+    case DType::uint8: return "|u1";
+  }
+  return "<f4";
+}
+
+std::vector<int64_t> npy_item_shape(const OutputSpec& s) {
+  if (s.layout == Layout::nchw) return {OutputSpec::kChannels, s.height, s.width};
+  return {s.height, s.width, OutputSpec::kChannels};
+}
+
 std::string npy_header(const std::string& descr, const std::vector<int64_t>& shape,
                        size_t min_size) {
   std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (";
@@ -25,15 +39,6 @@ std::string npy_header(const std::string& descr, const std::vector<int64_t>& sha
   header += static_cast<char>(len & 0xff);
   header += static_cast<char>(len >> 8);
   return header + dict;
-}
-
-const char* npy_descr(DType dtype) {
-  switch (dtype) {
-    case DType::float32: return "<f4";
-    case DType::float16: return "<f2";
-    case DType::uint8: return "|u1";
-  }
-  return "<f4";
 }
 
 }  // namespace imgprep

@@ -7,12 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "imgprep/core/options.h"
+#include "imgprep/kernels/output_spec.h"
 
 namespace imgprep {
 
-// numpy's dtype string of a tensor element: "<f4", "<f2" or "|u1".
+// The numpy dtype string of a tensor's elements ("<f4", "<f2", "|u1").
 const char* npy_descr(DType dtype);
+// A tensor's shape, without a shard's row dimension.
+std::vector<int64_t> npy_item_shape(const OutputSpec& spec);
 
 // The header for an array, padded with spaces so that its length is a multiple of 64 and at
 // least min_size bytes.

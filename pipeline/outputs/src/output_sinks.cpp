@@ -12,12 +12,12 @@
 
 #include "imgprep/outputs/out_dir.h"
 #include "npy_header.h"
+#include "shard_sink.h"
+#include "tar_writer.h"
 
 namespace imgprep {
 namespace fs = std::filesystem;
-namespace {
-
-// gpu_decoding: a --decode gpu run, whose rows say which decoder made each image.
+// Shared with the wds sink (shard_sink.h).
 ManifestRow row_for(const Job& job, bool gpu_decoding) {
   ManifestRow row;
   row.path = job.item->rel;
@@ -32,21 +32,13 @@ ManifestRow row_for(const Job& job, bool gpu_decoding) {
   return row;
 }
 
-// An input in OUT fails: imgprep never reads its own outputs (a list file may name them).
 void refuse_inside_out(InsideOut& inside_out, Job& job) {
   if (job.ok() && inside_out.holds(job.item->path))
     job.error = "the file lies inside OUT; imgprep does not read its own outputs";
 }
 
-// A tensor's shape in a shard, without the row dimension.
-std::vector<int64_t> item_shape(const OutputSpec& s) {
-  if (s.layout == Layout::nchw) return {OutputSpec::kChannels, s.height, s.width};
-  return {s.height, s.width, OutputSpec::kChannels};
-}
-
-// Removes shards a previous, larger run left behind, so OUT describes this run only.
-void remove_stale_shards(const fs::path& dir, int kept) {
-  static const std::regex pattern(R"((shard|labels)-(\d{5,})\.npy)");
+void remove_stale_shards(const fs::path& dir, int kept, const char* extension) {
+  const std::regex pattern(std::string(R"((shard|labels)-(\d{5,})\.)") + extension);
   std::error_code ec;
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
     std::smatch m;
@@ -55,52 +47,58 @@ void remove_stale_shards(const fs::path& dir, int kept) {
   }
 }
 
-class NpySink : public OutputSink {
+nlohmann::json tensor_description(const OutputSpec& spec) {
+  return {{"item_shape", npy_item_shape(spec)},
+          {"dtype", to_string(spec.dtype)},
+          {"layout", to_string(spec.layout)}};
+}
+
+ShardSink::ShardSink(const Options& o, RunJournal& journal)
+    : manifest_(o.output),
+      gpu_decoding_(o.decode == DecodeOn::gpu),
+      journal_(journal),
+      inside_out_(o.output),
+      first_input_(journal.state().next_input),
+      failed_(journal.state().failed) {
+  manifest_.write_committed(journal.state().manifest_rows);
+}
+
+void ShardSink::consume(Job& job) {
+  refuse_inside_out(inside_out_, job);
+  ManifestRow row = row_for(job, gpu_decoding_);
+  Placed placed;
+  if (job.ok())
+    placed = place(job, row);
+  else
+    ++failed_;
+  manifest_.add(row);
+  if (placed.completed_shard) {
+    journal_.record(shards_written(), first_input_ + job.seq + 1, failed_, manifest_.pending(),
+                    placed.shard_bytes);
+    manifest_.commit_pending();
+  }
+}
+
+namespace {
+
+class NpySink : public ShardSink {
  public:
   NpySink(const Options& o, const OutputSpec& spec, const InputList& inputs, RunJournal& journal)
-      : dir_(o.output),
-        gpu_decoding_(o.decode == DecodeOn::gpu),
+      : ShardSink(o, journal),
+        dir_(o.output),
         spec_(spec),
-        journal_(journal),
-        manifest_(o.output),
-        inside_out_(o.output),
-        shards_(o.output, o.shard_size, npy_descr(spec.dtype), item_shape(spec),
+        shards_(o.output, o.shard_size, npy_descr(spec.dtype), npy_item_shape(spec),
                 inputs.has_labels, static_cast<int64_t>(inputs.items.size()),
-                journal.state().shards),
-        first_input_(journal.state().next_input),
-        failed_(journal.state().failed) {
-    manifest_.write_committed(journal.state().manifest_rows);
-  }
-
-  void consume(Job& job) override {
-    refuse_inside_out(inside_out_, job);
-    ManifestRow row = row_for(job, gpu_decoding_);
-    ShardWriter::Location at;
-    if (job.ok()) {
-      at = shards_.append(job.output.data(), job.item->label);
-      row.shard = at.shard;
-      row.row = at.row;
-    } else {
-      ++failed_;
-    }
-    manifest_.add(row);
-    if (at.completed_shard) {
-      journal_.record(shards_.shards_written(), first_input_ + job.seq + 1, failed_,
-                      manifest_.pending());
-      manifest_.commit_pending();
-    }
-  }
+                journal.state().shards) {}
 
   nlohmann::json finish() override {
     shards_.finish();
     manifest_.commit_pending();
     manifest_.finish();
-    remove_stale_shards(dir_, shards_.shards_written());
-    return {{"format", "npy"},
-            {"shards", shards_.shards_written()},
-            {"item_shape", item_shape(spec_)},
-            {"dtype", to_string(spec_.dtype)},
-            {"layout", to_string(spec_.layout)}};
+    remove_stale_shards(dir_, shards_.shards_written(), "npy");
+    nlohmann::json output = {{"format", "npy"}, {"shards", shards_.shards_written()}};
+    output.update(tensor_description(spec_));
+    return output;
   }
 
   void interrupt() override {
@@ -109,15 +107,17 @@ class NpySink : public OutputSink {
   }
 
  private:
+  Placed place(const Job& job, ManifestRow& row) override {
+    const ShardWriter::Location at = shards_.append(job.output.data(), job.item->label);
+    row.shard = at.shard;
+    row.row = at.row;
+    return {at.completed_shard, 0};
+  }
+  int shards_written() const override { return shards_.shards_written(); }
+
   fs::path dir_;
-  bool gpu_decoding_;
   OutputSpec spec_;
-  RunJournal& journal_;
-  ManifestWriter manifest_;
-  InsideOut inside_out_;
   ShardWriter shards_;
-  uint64_t first_input_;
-  int64_t failed_;
 };
 
 // The relative paths of the whole ordered input list (a --shard part's names are the whole
@@ -263,13 +263,13 @@ std::vector<fs::path> image_output_paths(const std::vector<std::string>& rels,
   return paths;
 }
 
-NpyOutputSize npy_output_size(const OutputSpec& spec, int shard_size, int64_t rows,
-                              bool labels) {
+ShardOutputSize npy_output_size(const OutputSpec& spec, int shard_size, int64_t rows,
+                                bool labels) {
   // ShardWriter sizes every shard's header for a full shard.
-  std::vector<int64_t> full_shape = item_shape(spec);
+  std::vector<int64_t> full_shape = npy_item_shape(spec);
   full_shape.insert(full_shape.begin(), shard_size);
   const uint64_t header = npy_header(npy_descr(spec.dtype), full_shape).size();
-  NpyOutputSize size;
+  ShardOutputSize size;
   for (int64_t first = 0; first < rows; first += shard_size) {
     const int64_t n = std::min<int64_t>(shard_size, rows - first);
     size.bytes += header + static_cast<uint64_t>(n) * spec.bytes();
@@ -279,9 +279,25 @@ NpyOutputSize npy_output_size(const OutputSpec& spec, int shard_size, int64_t ro
   return size;
 }
 
+ShardOutputSize wds_output_size(const OutputSpec& spec, int shard_size, int64_t rows,
+                                bool labels) {
+  const uint64_t tensor = npy_header(npy_descr(spec.dtype), npy_item_shape(spec)).size() +
+                          spec.bytes();
+  const uint64_t sample = tar_member_bytes(tensor) + (labels ? tar_member_bytes(1) : 0) +
+                          tar_member_bytes(kTarBlock);
+  ShardOutputSize size;
+  for (int64_t first = 0; first < rows; first += shard_size) {
+    size.bytes += static_cast<uint64_t>(std::min<int64_t>(shard_size, rows - first)) * sample +
+                  kTarEnd;
+    ++size.shards;
+  }
+  return size;
+}
+
 std::unique_ptr<OutputSink> make_output_sink(const Options& o, const OutputSpec& spec,
                                              const InputList& inputs, RunJournal* journal) {
   if (o.format == OutputFormat::images) return std::make_unique<ImagesSink>(o, inputs);
+  if (writes_tars(o.format)) return make_wds_sink(o, spec, *journal);
   return std::make_unique<NpySink>(o, spec, inputs, *journal);
 }
 

@@ -22,6 +22,8 @@
 #include "imgprep/outputs/resume_check.h"
 #include "imgprep/outputs/shard_writer.h"
 #include "npy_header.h"
+#include "shard_sink.h"
+#include "tar_writer.h"
 
 namespace imgprep {
 namespace fs = std::filesystem;
@@ -216,22 +218,15 @@ std::string row_output(const std::string& row, const std::string& name) {
   refuse(name + ": a manifest row of an image has no usable \"output\" (damaged?)");
 }
 
-std::string tar_name(int index) {
-  char name[32];
-  std::snprintf(name, sizeof name, "shard-%05d.tar", index);
-  return name;
-}
-
 bool is_wds(const std::string& format) { return format.rfind("wds", 0) == 0; }
 
-// Why a tar shard is unusable: missing, not a regular file, or not whole 512-byte blocks.
-std::string tar_problem(const fs::path& file) {
-  struct stat st;
-  if (::lstat(file.c_str(), &st) != 0) return "is missing";
-  if (!S_ISREG(st.st_mode)) return "is not a regular file";
-  if (st.st_size < 1024 || st.st_size % 512 != 0)
-    return "is " + std::to_string(st.st_size) + " bytes: not a whole tar";
-  return {};
+std::string tar_name(int index) { return TarShardWriter::shard_name(index); }
+
+// Why a tar shard is unusable: not a regular file, or not a whole tar.
+std::string whole_tar_problem(const fs::path& file) {
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(file, ec);
+  return tar_problem(file, ec ? 0 : size);
 }
 
 // Counts each shard's rows and checks the part's files: every shard (npy: with its labels, as
@@ -262,7 +257,7 @@ void check_files(Part& part, const std::string& format) {
   for (size_t s = 0; s < part.shard_rows.size(); ++s) {
     std::string problem;
     if (is_wds(format)) {
-      problem = tar_problem(part.folder / tar_name(static_cast<int>(s)));
+      problem = whole_tar_problem(part.folder / tar_name(static_cast<int>(s)));
       if (!problem.empty()) problem = tar_name(static_cast<int>(s)) + " " + problem;
     } else {
       const json settings = part.meta["identity"]["settings"];
@@ -310,17 +305,6 @@ Folder folder_in(const Folder& out, const fs::path& rel) {
   Folder folder = out;
   for (const fs::path& part : rel) folder = folder.sub(part.string());
   return folder;
-}
-
-// Removes OUT's shards numbered `kept` and above: an earlier merge's or run's, with more.
-void remove_stale_shards(const fs::path& out, int kept) {
-  static const std::regex pattern(R"((shard|labels)-(\d{5,9})\.(npy|tar))");
-  std::error_code ec;
-  for (const fs::directory_entry& e : fs::directory_iterator(out, ec)) {
-    std::smatch m;
-    const std::string name = e.path().filename().string();
-    if (std::regex_match(name, m, pattern) && std::stoi(m[2]) >= kept) fs::remove(e.path(), ec);
-  }
 }
 
 std::vector<Part> read_parts(const fs::path& out) {
@@ -457,7 +441,9 @@ MergeSummary merge_parts(const fs::path& out) {
       ++summary.files;
     }
   }
-  if (format != "images") remove_stale_shards(out, next_shard);
+  // An earlier merge's shards (of either kind) past this one's.
+  for (const char* extension : {"npy", "tar"})
+    remove_stale_shards(out, format == "images" ? 0 : next_shard, extension);
 
   AtomicFile manifest(out / "manifest.jsonl");
   std::string lines;

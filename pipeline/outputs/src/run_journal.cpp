@@ -87,6 +87,13 @@ void RunJournal::load_line(const std::string& text, int number, const JournalBou
   for (const auto& row : *rows)
     if (!row.is_string() || !nlohmann::json::accept(row.get_ref<const std::string&>()))
       throw BadLine{"a row is not a manifest line"};
+  if (bounds.tar_shards) {
+    // A tar is whole 512-byte blocks: at least a member's header and the two end blocks.
+    const int64_t bytes = integer(line, "bytes", 3 * 512, INT64_MAX);
+    if (bytes % 512 != 0)
+      throw BadLine{"\"bytes\" is " + std::to_string(bytes) + ", not a multiple of 512"};
+    state_.shard_bytes.push_back(static_cast<uint64_t>(bytes));
+  }
   for (const auto& row : *rows) state_.manifest_rows.push_back(row.get<std::string>());
   state_.shards = static_cast<int>(shards);
   state_.next_input = static_cast<uint64_t>(next_input);
@@ -98,17 +105,17 @@ RunJournal::~RunJournal() {
 }
 
 void RunJournal::record(int shards, uint64_t next_input, int64_t failed,
-                        const std::vector<std::string>& rows) {
-  const std::string line = json_text(nlohmann::json{{"shards", shards},
-                                                     {"next_input", next_input},
-                                                     {"failed", failed},
-                                                     {"rows", rows}}) +
-                           "\n";
+                        const std::vector<std::string>& rows, uint64_t shard_bytes) {
+  nlohmann::json fields{
+      {"shards", shards}, {"next_input", next_input}, {"failed", failed}, {"rows", rows}};
+  if (shard_bytes > 0) fields["bytes"] = shard_bytes;
+  const std::string line = json_text(fields) + "\n";
   if (!write_all(fd_, line.data(), line.size())) fail("cannot write", path_);
   if (::fsync(fd_) != 0) fail("cannot sync", path_);
   state_.shards = shards;
   state_.next_input = next_input;
   state_.failed = failed;
+  if (shard_bytes > 0) state_.shard_bytes.push_back(shard_bytes);
 }
 
 void RunJournal::remove() {

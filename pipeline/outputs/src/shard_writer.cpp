@@ -2,6 +2,7 @@
 
 #include "block_writer.h"
 #include "npy_header.h"
+#include "shard_check.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -33,15 +34,8 @@ namespace {
 // Why `path` is not exactly header followed by body_bytes bytes; empty if it is.
 std::string file_problem(const std::filesystem::path& path, const std::string& header,
                          uint64_t body_bytes) {
-  std::error_code ec;
-  const std::filesystem::file_status status = std::filesystem::symlink_status(path, ec);
-  if (!std::filesystem::exists(status)) return "is missing";
-  if (!std::filesystem::is_regular_file(status)) return "is not a regular file";
-  const uint64_t size = std::filesystem::file_size(path, ec);
-  const uint64_t expected = header.size() + body_bytes;
-  if (ec) return "cannot be read: " + ec.message();
-  if (size != expected)
-    return "is " + std::to_string(size) + " bytes, not " + std::to_string(expected);
+  const std::string problem = size_problem(path, header.size() + body_bytes);
+  if (!problem.empty()) return problem;
   std::string head(header.size(), '\0');
   std::ifstream in(path, std::ios::binary);
   if (!in.read(head.data(), static_cast<std::streamsize>(head.size())))
@@ -76,9 +70,7 @@ std::string ShardWriter::shard_problem(const std::filesystem::path& dir, int ind
 void ShardWriter::check_on_disk(int index) const {
   const std::string problem =
       shard_problem(dir_, index, shard_size_, descr_, item_shape_, labels_, shard_size_);
-  if (!problem.empty())
-    throw OutputError((dir_ / "journal.jsonl").string() + " line " + std::to_string(index + 1) +
-                      ": its " + problem + "; run without --resume to start over");
+  if (!problem.empty()) throw journalled_shard_error(dir_, index, problem);
 }
 
 ShardWriter::~ShardWriter() = default;

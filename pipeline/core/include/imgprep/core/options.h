@@ -21,7 +21,9 @@
 
 namespace imgprep {
 
-enum class OutputFormat { npy, images };
+// npy: tensor shards; images: image files; wds, wds_images: WebDataset tar shards whose samples
+// hold a tensor (.npy) or an image file (.jpg, .png, .webp).
+enum class OutputFormat { npy, images, wds, wds_images };
 enum class Engine { automatic, cpu, gpu };  // --engine: which engines a run may take
 enum class DecodeOn { cpu, gpu };           // --decode: where JPEGs are decoded
 
@@ -139,7 +141,18 @@ ShrinkOnLoad parse_shrink_on_load(const std::string& text);  // off auto max
 Layout parse_layout(const std::string& text);  // nchw nhwc
 DType parse_dtype(const std::string& text);    // float32 float16 uint8
 const char* to_string(OutputFormat format);
-OutputFormat parse_format(const std::string& text);  // npy images
+OutputFormat parse_format(const std::string& text);  // npy images wds wds-images
+// What a format writes: tensors (npy, wds) or encoded images (images, wds-images), and whether
+// it writes numbered shards of --shard-size inputs, journalled for --resume (npy, wds,
+// wds-images).
+constexpr bool writes_tensors(OutputFormat f) {
+  return f == OutputFormat::npy || f == OutputFormat::wds;
+}
+constexpr bool writes_images(OutputFormat f) { return !writes_tensors(f); }
+constexpr bool writes_shards(OutputFormat f) { return f != OutputFormat::images; }
+constexpr bool writes_tars(OutputFormat f) {
+  return f == OutputFormat::wds || f == OutputFormat::wds_images;
+}
 const char* channels_name(bool bgr);                 // rgb bgr
 bool parse_channels_bgr(const std::string& text);    // true for bgr
 

@@ -18,12 +18,16 @@ struct ManifestRow {
   std::string error;    // failed rows
   std::string warning;  // rows that decoded with decoder warnings
   int64_t label = -1;   // -1: null
-  int shard = -1, row = -1;  // npy output
+  int shard = -1, row = -1;  // npy output (wds: shard only)
+  std::string key;           // wds output: the sample's key in its tar
   std::string output;        // images output: path relative to OUT
   int width = 0, height = 0; // original size when known
   std::string decoder;       // --decode gpu, ok rows: "gpu" or "cpu"; else empty (no field)
   std::string gpu_fallback;  // why the GPU's decoder gave the image back, if it did
 };
+
+// The row as its manifest line, without the newline.
+std::string manifest_line(const ManifestRow& row);
 
 class ManifestWriter {
  public:

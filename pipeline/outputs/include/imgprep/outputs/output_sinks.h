@@ -1,5 +1,5 @@
-// The concrete sinks behind OutputSink (imgprep/core/output_sink.h): npy shards with their
-// manifest and journal, or image files; and the sizes and paths they write.
+// The concrete sinks behind OutputSink (imgprep/core/output_sink.h): npy shards or WebDataset tar
+// shards with their manifest and journal, or image files; and the sizes and paths they write.
 #pragma once
 
 #include <filesystem>
@@ -17,19 +17,24 @@
 
 namespace imgprep {
 
-// journal: where completed npy shards are recorded (and, resuming, where the run continues
-// from); null for --format images. inputs: the inputs this run processes (those after the
+// journal: where completed shards are recorded (and, resuming, where the run continues from);
+// null for --format images. inputs: the inputs this run processes (those after the
 // journal's next_input).
 std::unique_ptr<OutputSink> make_output_sink(const Options& options, const OutputSpec& spec,
                                              const InputList& inputs, RunJournal* journal);
 
-// The .npy shards (with their label files, when labels) that `rows` tensors of spec fill when
-// none fails, and their bytes on disk.
-struct NpyOutputSize {
+// The shards that `rows` outputs fill when none fails, and their bytes on disk.
+struct ShardOutputSize {
   int shards = 0;
   uint64_t bytes = 0;
 };
-NpyOutputSize npy_output_size(const OutputSpec& spec, int shard_size, int64_t rows, bool labels);
+// .npy shards of tensors of spec, with their label files when labels.
+ShardOutputSize npy_output_size(const OutputSpec& spec, int shard_size, int64_t rows,
+                                bool labels);
+// --format wds tars of tensors of spec, with a .cls member per sample when labels. An estimate:
+// each sample's .json member is taken to fill one block, as it does unless its path is long.
+ShardOutputSize wds_output_size(const OutputSpec& spec, int shard_size, int64_t rows,
+                                bool labels);
 
 // Where --format images writes each input (by its relative path, `rels` in input order),
 // relative to OUT: the input's relative path with the

@@ -1,7 +1,8 @@
 // OUT/journal.jsonl: one line per completed shard, written only once the shard is durable and
 // fsync'd itself, holding that shard's manifest rows and where the inputs continue. A run
 // interrupted in any way (Ctrl-C, SIGKILL, power loss) resumes after its last recorded shard.
-// Line N records shard N - 1: each line completes exactly one shard of shard_size rows.
+// Line N records shard N - 1: each line completes exactly one shard of shard_size rows. A tar
+// shard's line also holds its size in bytes ("bytes"), which nothing else fixes.
 // One writer; not thread-safe.
 #pragma once
 
@@ -17,12 +18,14 @@ struct JournalState {
   uint64_t next_input = 0;      // index of the first input after them
   int64_t failed = 0;           // failed rows among the inputs before next_input
   std::vector<std::string> manifest_rows;  // manifest lines of the inputs before next_input
+  std::vector<uint64_t> shard_bytes;       // tar shards: the size of each complete shard
 };
 
 // What the journal of a run with these inputs and settings can hold.
 struct JournalBounds {
   uint64_t inputs = 0;
   int shard_size = 1;
+  bool tar_shards = false;  // each line holds "bytes", its shard's size
 };
 
 class RunJournal {
@@ -36,9 +39,10 @@ class RunJournal {
   RunJournal& operator=(const RunJournal&) = delete;
 
   const JournalState& state() const { return state_; }
-  // Appends (and fsyncs) a line: shards complete up to `shards`, inputs up to next_input.
+  // Appends (and fsyncs) a line: shards complete up to `shards`, inputs up to next_input;
+  // shard_bytes: the completed shard's size, recorded for tar shards (0: none).
   void record(int shards, uint64_t next_input, int64_t failed,
-              const std::vector<std::string>& rows);
+              const std::vector<std::string>& rows, uint64_t shard_bytes = 0);
   // The run is complete: the journal goes.
   void remove();
 
