@@ -9,10 +9,12 @@ import os
 import re
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import webdataset
 import yaml
 
 import imgprep
@@ -341,3 +343,33 @@ def test_readme_kubernetes_indexed_job(inputs, tmp_path):
     merge = on_this_machine(merge_line(), inputs, tmp_path / "out")
     assert subprocess.run(merge, shell=True, capture_output=True).returncode == 0
     same_as_one_run(tmp_path / "out", inputs, tmp_path)
+
+
+@pytest.mark.parametrize("fmt", ["wds", "wds-images"])
+def test_webdataset_parts_merge_into_one_runs_samples(inputs, tmp_path, fmt):
+    args = ["--format", fmt, "--resize", "shorter:40", "--crop", "center:32", "--shard-size", "4"]
+    if fmt == "wds":
+        args += ["--dtype", "uint8"]
+    one = run_imgprep(inputs, tmp_path / "one", *args, expect=1)
+    out = tmp_path / "out"
+    for k in range(3):
+        run_imgprep(inputs, out, *args, "--shard", f"{k}/3", expect=None)
+    merge(out)
+    assert [{k: v for k, v in r.items() if k != "shard"} for r in rows(out)] == \
+        [{k: v for k, v in r.items() if k != "shard"} for r in one.manifest]
+
+    def samples(folder):
+        found = []
+        for tar in sorted(Path(folder).glob("shard-*.tar")):
+            for sample in webdataset.WebDataset(str(tar), shardshuffle=False, empty_check=False):
+                found.append({k: v for k, v in sample.items() if k == "__key__" or not k.startswith("__")})
+        return found
+
+    mine, theirs = samples(out), samples(one.out)
+    assert len(mine) == len(theirs) == 17
+    assert mine == theirs
+    # Each row's shard names the merged tar that holds its sample.
+    for r in rows(out):
+        if r["status"] == "ok":
+            names = tarfile.open(out / f"shard-{r['shard']:05d}.tar").getnames()
+            assert f"{r['key']}.json" in names
