@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import webdataset
 
-from conftest import IMGPREP, REPO, run_imgprep, write_list
+from conftest import IMGPREP, REPO, part_of, run_imgprep, write_list
 
 SAMPLE_BAD = REPO / "datasets" / "sample-bad"
 PRESET = ["--preset", "imagenet", "--engine", "cpu"]
@@ -174,8 +174,8 @@ def test_shard_size_splits_the_samples(tmp_path, sample_dir):
 
 def test_a_slice_has_the_samples_of_the_whole_run(tmp_path, sample_dir):
     whole = run_imgprep(sample_dir, tmp_path / "whole", *TENSORS, "--format", "wds")
-    part = run_imgprep(sample_dir, tmp_path / "part", *TENSORS, "--format", "wds",
-                       "--shard", "1/2")
+    part = part_of(run_imgprep(sample_dir, tmp_path / "part", *TENSORS, "--format", "wds",
+                               "--shard", "1/2"), 1, 2)
     every = {}
     for tar in tar_files(whole.out):
         every.update(sample_bytes(tar))
