@@ -78,6 +78,11 @@ class Config:
     def preset(self) -> str | None:
         return self._preset or None
 
+    def __reduce__(self):
+        # The options it wraps are the C++ module's and do not pickle: a Config travels (to Ray
+        # tasks, worker processes) as its preset and settings, and is resolved again there.
+        return (_config_from, (self._preset or None, dict(self._settings)))
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Config) and self.to_dict() == other.to_dict()
 
@@ -85,6 +90,10 @@ class Config:
         given = [f"preset={self._preset!r}"] if self._preset else []
         given += [f"{k}={v!r}" for k, v in self._settings.items()]
         return f"Config({', '.join(given)})"
+
+
+def _config_from(preset: str | None, settings: dict) -> Config:
+    return Config(preset, **settings)
 
 
 def run(input: str | os.PathLike, out: str | os.PathLike, config: Config | None = None,

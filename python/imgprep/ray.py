@@ -25,7 +25,6 @@ this module out, its tests and its benchmark.
 from __future__ import annotations
 
 import argparse
-import copyreg
 import json
 import logging
 import os
@@ -52,21 +51,9 @@ __all__ = ["run", "main", "ImageBatchTransform", "PartsFailed", "PartMismatch", 
            "part_folder", "default_parts"]
 
 
-# --------------------------------------------------------------------------------------------
-# Config travels as (preset, settings): the object it wraps is the C++ module's and cannot be
-# pickled, so an imgprep.Config given to Ray (task arguments, map_batches constructor arguments)
-# is rebuilt from the same preset and keyword settings where it is unpickled.
-# --------------------------------------------------------------------------------------------
-
-def _config_from(preset: str | None, settings: dict) -> Config:
-    return Config(preset, **settings)
-
-
 def _config_args(config: Config) -> tuple[str | None, dict]:
+    """A Config as its preset and keyword settings, which rebuild it in a task."""
     return config.preset, dict(config._settings)
-
-
-copyreg.pickle(Config, lambda config: (_config_from, _config_args(config)))
 
 
 class PartsFailed(RuntimeError):

@@ -124,6 +124,35 @@ def run_imgprep(inp, out, *args, expect=0, quiet=True, binary=IMGPREP, timeout=3
     return run
 
 
+def manifest_rows(out):
+    """OUT's manifest.jsonl, a dict per row."""
+    with open(Path(out) / "manifest.jsonl") as f:
+        return [json.loads(line) for line in f]
+
+
+def without_location(rows):
+    """Manifest rows without their place in the shards (which parts and merges renumber)."""
+    return [{k: v for k, v in r.items() if k not in ("shard", "row")} for r in rows]
+
+
+def ok_tensors(out):
+    """(path, tensor, label) of every ok row of OUT's npy shards, in manifest order, as numpy
+    reads them; label is None without label shards."""
+    out = Path(out)
+    shards, labels, found = {}, {}, []
+    for r in manifest_rows(out):
+        if r["status"] != "ok":
+            continue
+        s = r["shard"]
+        if s not in shards:
+            shards[s] = np.load(out / f"shard-{s:05d}.npy")
+            labels_file = out / f"labels-{s:05d}.npy"
+            labels[s] = np.load(labels_file) if labels_file.exists() else None
+        label = None if labels[s] is None else int(labels[s][r["row"]])
+        found.append((r["path"], shards[s][r["row"]], label))
+    return found
+
+
 def part_of(run, k, n):
     """The Run of a `--shard K/N` run, reading the part folder it wrote in OUT."""
     run.out = run.out / f"part-{k:05d}-of-{n:05d}"

@@ -18,7 +18,8 @@ import webdataset
 import yaml
 
 import imgprep
-from conftest import IMGPREP, REPO, SAMPLE, run_imgprep
+from conftest import (IMGPREP, REPO, SAMPLE, manifest_rows, ok_tensors, run_imgprep,
+                      without_location)
 
 NPY = ["--preset", "imagenet", "--dtype", "uint8", "--resize", "shorter:40", "--crop",
        "center:32", "--shard-size", "4"]
@@ -29,33 +30,6 @@ def merge(out, expect=0):
                           timeout=300)
     assert proc.returncode == expect, proc.stderr
     return proc
-
-
-def rows(out):
-    with open(Path(out) / "manifest.jsonl") as f:
-        return [json.loads(line) for line in f]
-
-
-def tensors(out):
-    """Every ok row's tensor and label, in manifest order, as numpy reads OUT's shards."""
-    out = Path(out)
-    shards, labels = {}, {}
-    found = []
-    for r in rows(out):
-        if r["status"] != "ok":
-            continue
-        s = r["shard"]
-        if s not in shards:
-            shards[s] = np.load(out / f"shard-{s:05d}.npy")
-            labels_file = out / f"labels-{s:05d}.npy"
-            labels[s] = np.load(labels_file) if labels_file.exists() else None
-        label = None if labels[s] is None else int(labels[s][r["row"]])
-        found.append((r["path"], shards[s][r["row"]], label))
-    return found
-
-
-def without_location(manifest):
-    return [{k: v for k, v in r.items() if k not in ("shard", "row")} for r in manifest]
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +63,8 @@ def test_merged_parts_equal_one_run(inputs, whole, tmp_path, n):
         assert sorted(p.name for p in out.glob("part-*")) == \
             [f"part-{k:05d}-of-{n:05d}" for k in range(n)]
         assert "merged 3 parts" in merge(out).stdout if n == 3 else merge(out)
-    assert without_location(rows(out)) == without_location(whole.manifest)
-    mine, theirs = tensors(out), tensors(whole.out)
+    assert without_location(manifest_rows(out)) == without_location(whole.manifest)
+    mine, theirs = ok_tensors(out), ok_tensors(whole.out)
     assert len(mine) == len(theirs) == 17
     for (path, a, label), (path_w, b, label_w) in zip(mine, theirs):
         assert path == path_w and label == label_w
@@ -148,7 +122,7 @@ def test_image_parts_merge_into_the_tree_one_run_writes(inputs, tmp_path):
     for k in range(3):
         run_imgprep(inputs, out, *args, "--shard", f"{k}/3", expect=None)
     merge(out)
-    assert rows(out) == one.manifest
+    assert manifest_rows(out) == one.manifest
     for r in one.manifest:
         if r["status"] == "ok":
             assert (out / r["output"]).read_bytes() == (one.out / r["output"]).read_bytes()
@@ -167,7 +141,7 @@ def test_python_merge_is_the_command(inputs, whole, tmp_path):
     assert plan["fingerprint"] == whole.meta["identity"]["inputs"]["fingerprint"]
     summary = imgprep.merge(out)
     assert (summary["parts"], summary["inputs"], summary["failed"]) == (2, 20, 3)
-    assert [t[1].tobytes() for t in tensors(out)] == [t[1].tobytes() for t in tensors(whole.out)]
+    assert [t[1].tobytes() for t in ok_tensors(out)] == [t[1].tobytes() for t in ok_tensors(whole.out)]
     (out / "part-00001-of-00002" / "meta.json").unlink()
     with pytest.raises(ValueError, match="part 1 of 2 .* has no meta.json"):
         imgprep.merge(out)
@@ -306,9 +280,9 @@ def merge_line():
 
 def same_as_one_run(out, inputs, tmp_path):
     one = run_imgprep(inputs, tmp_path / "one", "--preset", "imagenet", expect=1)
-    assert without_location(rows(out)) == without_location(one.manifest)
-    assert [t[1].tobytes() for t in tensors(out)] == [t[1].tobytes() for t in tensors(one.out)]
-    assert [t[2] for t in tensors(out)] == [t[2] for t in tensors(one.out)]
+    assert without_location(manifest_rows(out)) == without_location(one.manifest)
+    assert [t[1].tobytes() for t in ok_tensors(out)] == [t[1].tobytes() for t in ok_tensors(one.out)]
+    assert [t[2] for t in ok_tensors(out)] == [t[2] for t in ok_tensors(one.out)]
 
 
 def test_readme_slurm_array_job(inputs, tmp_path):
@@ -355,7 +329,7 @@ def test_webdataset_parts_merge_into_one_runs_samples(inputs, tmp_path, fmt):
     for k in range(3):
         run_imgprep(inputs, out, *args, "--shard", f"{k}/3", expect=None)
     merge(out)
-    assert [{k: v for k, v in r.items() if k != "shard"} for r in rows(out)] == \
+    assert [{k: v for k, v in r.items() if k != "shard"} for r in manifest_rows(out)] == \
         [{k: v for k, v in r.items() if k != "shard"} for r in one.manifest]
 
     def samples(folder):
@@ -369,7 +343,7 @@ def test_webdataset_parts_merge_into_one_runs_samples(inputs, tmp_path, fmt):
     assert len(mine) == len(theirs) == 17
     assert mine == theirs
     # Each row's shard names the merged tar that holds its sample.
-    for r in rows(out):
+    for r in manifest_rows(out):
         if r["status"] == "ok":
             names = tarfile.open(out / f"shard-{r['shard']:05d}.tar").getnames()
             assert f"{r['key']}.json" in names

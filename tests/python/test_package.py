@@ -7,6 +7,7 @@ with the build tree's package on PYTHONPATH (tests/python/CMakeLists.txt).
 
 import gc
 import json
+import pickle
 import signal
 import subprocess
 import sys
@@ -56,6 +57,13 @@ def test_config_refuses_as_the_command_does(settings, args):
         # Some rules hold for a whole job only: run() applies them, as the command does.
         imgprep.run(REPO / "datasets/sample", "/nonexistent", config)
     assert str(refused.value) == message
+
+
+def test_config_pickles_as_its_preset_and_settings():
+    config = imgprep.Config(preset="imagenet", dtype="uint8", mean=(0.5, 0.5, 0.5), strip=False)
+    copy = pickle.loads(pickle.dumps(config))
+    assert copy == config and copy.preset == "imagenet" and repr(copy) == repr(config)
+    assert copy.to_dict()["dtype"] == "uint8" and copy.to_dict()["mean"] == [0.5, 0.5, 0.5]
 
 
 def test_config_names_values_and_preset():

@@ -23,8 +23,8 @@ import imgprep
 ray = pytest.importorskip("ray")
 import imgprep.ray as imgprep_ray  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE = Path(os.environ.get("IMGPREP_SAMPLE", REPO / "datasets" / "sample"))
+from conftest import REPO, SAMPLE, manifest_rows, ok_tensors, without_location  # noqa: E402
+
 COCO = Path(os.environ.get("IMGPREP_COCO", REPO.parent / "shared" / "datasets" / "coco-256"))
 
 SETTINGS = dict(preset="imagenet", dtype="uint8", resize="shorter:40", crop="center:32",
@@ -60,36 +60,10 @@ def whole_run(input, out, config=CONFIG):
     return Path(out), summary
 
 
-def rows(out):
-    with open(Path(out) / "manifest.jsonl") as f:
-        return [json.loads(line) for line in f]
-
-
-def without_location(manifest):
-    return [{k: v for k, v in r.items() if k not in ("shard", "row")} for r in manifest]
-
-
-def tensors(out):
-    """Every ok row's path, tensor and label, in manifest order, as numpy reads the shards."""
-    out = Path(out)
-    shards, labels, found = {}, {}, []
-    for r in rows(out):
-        if r["status"] != "ok":
-            continue
-        s = r["shard"]
-        if s not in shards:
-            shards[s] = np.load(out / f"shard-{s:05d}.npy")
-            labels_file = out / f"labels-{s:05d}.npy"
-            labels[s] = np.load(labels_file) if labels_file.exists() else None
-        label = None if labels[s] is None else int(labels[s][r["row"]])
-        found.append((r["path"], shards[s][r["row"]], label))
-    return found
-
-
 def assert_same_dataset(out, whole):
     """OUT holds, row for row and byte for byte, what the single run wrote in `whole`."""
-    assert without_location(rows(out)) == without_location(rows(whole))
-    mine, theirs = tensors(out), tensors(whole)
+    assert without_location(manifest_rows(out)) == without_location(manifest_rows(whole))
+    mine, theirs = ok_tensors(out), ok_tensors(whole)
     assert len(mine) == len(theirs) > 0
     for (path, a, label), (path_w, b, label_w) in zip(mine, theirs):
         assert path == path_w and label == label_w
@@ -275,6 +249,23 @@ def test_map_batches_gives_the_tensors_of_process(cluster, inputs):
         assert row["from_bytes"].tobytes() == image.tobytes(), path
         assert row["error"] == (why or "")
         assert bool(row["bytes_error"]) == bool(why), (path, row["bytes_error"])
+
+
+def test_read_webdataset_reads_wds_parts_merged(cluster, inputs, tmp_path):
+    """Ray Data's own WebDataset reader takes the merged tars of a Ray run: each sample's
+    tensor, label and manifest row equal the npy output's."""
+    npy_out, _ = whole_run(inputs, tmp_path / "npy")
+    summary = imgprep_ray.run(inputs, tmp_path / "wds", CONFIG.replace(format="wds"), parts=3,
+                              progress=False)
+    assert summary["merge"]["format"] == "wds"
+    tars = sorted(str(p) for p in (tmp_path / "wds").glob("shard-*.tar"))
+    samples = sorted(ray.data.read_webdataset(tars).take_all(), key=lambda s: s["__key__"])
+    expected = ok_tensors(npy_out)
+    assert len(samples) == len(expected) == 17
+    for sample, (path, tensor, label) in zip(samples, expected):
+        assert sample["json"]["path"] == path and sample["json"]["key"] == sample["__key__"]
+        assert sample["npy"].dtype == np.uint8 and sample["npy"].tobytes() == tensor.tobytes()
+        assert sample["cls"] == label
 
 
 def test_module_command_exit_codes(cluster, inputs, tmp_path):
