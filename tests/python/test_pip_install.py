@@ -47,6 +47,13 @@ def test_wheel_installs_and_runs_like_the_command(tmp_path, sample_dir):
                           text=True, env={"PATH": "/usr/bin:/bin"}, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
 
+    # The console entry is installed; without Ray in the environment it says how to get it.
+    ray_entry = env_dir / "bin" / "imgprep-ray"
+    assert ray_entry.is_file()
+    proc = subprocess.run([str(ray_entry), "--help"], cwd=tmp_path, capture_output=True,
+                          text=True, env={"PATH": "/usr/bin:/bin"}, timeout=300)
+    assert proc.returncode != 0 and "pip install 'imgprep[ray]'" in proc.stderr, proc.stderr
+
     command = run_imgprep(sample_dir, tmp_path / "command-out", "--preset", "imagenet",
                           "--engine", "cpu")
     for name in ("shard-00000.npy", "labels-00000.npy", "manifest.jsonl"):
