@@ -45,7 +45,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("imgprep.ray needs Ray: pip install 'imgprep[ray]' (or 'ray[data]')") from e
 
 import imgprep
-from imgprep import Config, UsageError
+from imgprep import Config, UsageError, _imgprep
 
 __all__ = ["run", "main", "ImageBatchTransform", "PartsFailed", "PartMismatch", "LocalCluster",
            "part_folder", "default_parts"]
@@ -72,8 +72,8 @@ class PartMismatch(ValueError):
 
 def part_folder(out: str | os.PathLike, k: int, n: int) -> Path:
     """The folder that part k of n writes: OUT itself for one part, else
-    OUT/part-0000K-of-0000N (as ``imgprep.plan(..., shard="K/N")["out"]`` gives)."""
-    return Path(out) if n == 1 else Path(out) / f"part-{k:05d}-of-{n:05d}"
+    OUT/part-0000K-of-0000N."""
+    return Path(_imgprep.part_folder(os.fspath(out), k, n))
 
 
 def _check_part_record(folder: Path, k: int, n: int, count: int, fingerprint: str) -> None:

@@ -294,6 +294,12 @@ NB_MODULE(_imgprep, m) {
       },
       "options"_a, "input"_a, "output"_a);
   m.def(
+      "part_folder",
+      [](const std::string& out, int index, int count) {
+        return part_folder(out, InputSlice{index, count}).string();
+      },
+      "out"_a, "index"_a, "count"_a);
+  m.def(
       "merge",
       [](const std::string& out) {
         MergeSummary s;

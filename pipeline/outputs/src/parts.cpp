@@ -62,10 +62,20 @@ struct Part {
   std::string name;  // "part 3 of 8 (OUT/part-00003-of-00008)"
   std::unique_ptr<OutLock> lock;
   json meta;
-  std::vector<std::string> rows;  // its manifest's lines
+  int64_t rows = 0;               // its manifest's lines
+  int64_t failed = 0;             // ...of which failed rows
   std::string classes;            // its classes.json; empty when it has none
   std::vector<int> shard_rows;    // rows per shard (npy, wds)
 };
+
+// Calls on_row with each line of the part's manifest, in order, reading it as it goes: a merge
+// holds no part's rows in memory, however many.
+template <class OnRow>
+void for_each_row(const Part& part, OnRow on_row) {
+  std::ifstream manifest(part.folder / "manifest.jsonl", std::ios::binary);
+  for (std::string line; std::getline(manifest, line);) on_row(line);
+  if (manifest.bad()) throw OutputError("cannot read " + (part.folder / "manifest.jsonl").string());
+}
 
 // The part folders of OUT by slice count, then by index.
 std::map<int, std::map<int, fs::path>> find_parts(const fs::path& out) {
@@ -180,8 +190,8 @@ void check_coverage(const Part& part, int count) {
     refuse(part.name + " holds inputs " + std::to_string(first) + ".." +
            std::to_string(first + inputs) + ", not its slice " + std::to_string(begin) + ".." +
            std::to_string(end) + " of the " + std::to_string(whole));
-  if (part.rows.size() != inputs)
-    refuse(part.name + ": its manifest.jsonl has " + std::to_string(part.rows.size()) +
+  if (static_cast<uint64_t>(part.rows) != inputs)
+    refuse(part.name + ": its manifest.jsonl has " + std::to_string(part.rows) +
            " rows for its " + std::to_string(inputs) + " inputs (damaged?)");
 }
 
@@ -234,26 +244,26 @@ std::string whole_tar_problem(const fs::path& file) {
 void check_files(Part& part, const std::string& format) {
   const json& output = part.meta["output"];
   if (format == "images") {
-    for (const std::string& row : part.rows)
-      if (row_ok(row)) {
-        const std::string rel = row_output(row, part.name);
-        struct stat st;
-        if (::lstat((part.folder / rel).c_str(), &st) != 0 || !S_ISREG(st.st_mode))
-          refuse(part.name + ": its image " + rel + " is missing");
-      }
+    for_each_row(part, [&](const std::string& row) {
+      if (!row_ok(row)) return;
+      const std::string rel = row_output(row, part.name);
+      struct stat st;
+      if (::lstat((part.folder / rel).c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+        refuse(part.name + ": its image " + rel + " is missing");
+    });
     return;
   }
   if (!output.contains("shards") || !output["shards"].is_number_unsigned())
     refuse(part.name + ": its meta.json's \"output\" has no \"shards\"");
   part.shard_rows.assign(output["shards"].get<size_t>(), 0);
-  for (const std::string& row : part.rows) {
-    if (!row_ok(row)) continue;
+  for_each_row(part, [&](const std::string& row) {
+    if (!row_ok(row)) return;
     const int64_t shard = row_integer(row, "shard");
     if (shard < 0 || shard >= static_cast<int64_t>(part.shard_rows.size()))
       refuse(part.name + ": a manifest row names shard " + std::to_string(shard) + " of its " +
              std::to_string(part.shard_rows.size()) + " (damaged?)");
     ++part.shard_rows[shard];
-  }
+  });
   for (size_t s = 0; s < part.shard_rows.size(); ++s) {
     std::string problem;
     if (is_wds(format)) {
@@ -349,8 +359,10 @@ std::vector<Part> read_parts(const fs::path& out) {
     part.meta = read_part_meta(part, count, folders);
     if (fs::is_regular_file(part.folder / "classes.json"))
       part.classes = text_of(part.folder / "classes.json");
-    std::ifstream manifest(part.folder / "manifest.jsonl", std::ios::binary);
-    for (std::string line; std::getline(manifest, line);) part.rows.push_back(line);
+    for_each_row(part, [&](const std::string& row) {
+      ++part.rows;
+      part.failed += !row_ok(row);
+    });
     check_coverage(part, count);
     if (k > 0) check_same_job(part, parts[0]);
   }
@@ -414,13 +426,13 @@ MergeSummary merge_parts(const fs::path& out) {
   for (const Part& part : parts) {
     offsets.push_back(next_shard);
     if (format == "images") {
-      for (const std::string& row : part.rows)
-        if (row_ok(row)) {
-          const fs::path rel = row_output(row, part.name);
-          summary.copied += take_file(part.folder / rel, folder_in(out_folder, rel.parent_path()),
-                                      rel.filename().string());
-          ++summary.files;
-        }
+      for_each_row(part, [&](const std::string& row) {
+        if (!row_ok(row)) return;
+        const fs::path rel = row_output(row, part.name);
+        summary.copied += take_file(part.folder / rel, folder_in(out_folder, rel.parent_path()),
+                                    rel.filename().string());
+        ++summary.files;
+      });
       continue;
     }
     for (size_t s = 0; s < part.shard_rows.size(); ++s, ++next_shard) {
@@ -449,20 +461,18 @@ MergeSummary merge_parts(const fs::path& out) {
   std::string lines;
   json part_list = json::array();
   for (size_t k = 0; k < parts.size(); ++k) {
-    int64_t failed = 0;
-    for (const std::string& row : parts[k].rows) {
+    for_each_row(parts[k], [&](const std::string& row) {
       lines += renumbered(row, offsets[k]) + "\n";
-      failed += !row_ok(row);
       if (lines.size() >= (size_t{1} << 20)) {
         manifest.write(lines.data(), lines.size());
         lines.clear();
       }
-    }
-    summary.failed += failed;
+    });
+    summary.failed += parts[k].failed;
     part_list.push_back({{"folder", parts[k].folder.filename().string()},
                          {"first_input", parts[k].meta["part"]["first_input"]},
                          {"inputs", parts[k].meta["part"]["inputs"]},
-                         {"failed", failed},
+                         {"failed", parts[k].failed},
                          {"first_shard", offsets[k]}});
   }
   manifest.write(lines.data(), lines.size());
