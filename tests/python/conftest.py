@@ -124,6 +124,16 @@ def run_imgprep(inp, out, *args, expect=0, quiet=True, binary=IMGPREP, timeout=3
     return run
 
 
+def sample_with_failures(root):
+    """A copy of the sample set at root with sample-bad's three failing files in one class: 20
+    inputs, 17 that succeed. Returns root."""
+    root = Path(root)
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("*.md"))
+    for name in ("truncated.jpg", "not-an-image.jpg", "empty.png"):
+        shutil.copy(SAMPLE.parent / "sample-bad" / name, root / "animals" / name)
+    return root
+
+
 def manifest_rows(out):
     """OUT's manifest.jsonl, a dict per row."""
     with open(Path(out) / "manifest.jsonl") as f:

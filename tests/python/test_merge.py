@@ -18,8 +18,8 @@ import webdataset
 import yaml
 
 import imgprep
-from conftest import (IMGPREP, REPO, SAMPLE, manifest_rows, ok_tensors, run_imgprep,
-                      without_location)
+from conftest import (IMGPREP, REPO, manifest_rows, ok_tensors, run_imgprep,
+                      sample_with_failures, without_location)
 
 NPY = ["--preset", "imagenet", "--dtype", "uint8", "--resize", "shorter:40", "--crop",
        "center:32", "--shard-size", "4"]
@@ -34,12 +34,8 @@ def merge(out, expect=0):
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    """The sample set with the bad files of sample-bad added to one class: 20 inputs, 3 failing."""
-    root = tmp_path_factory.mktemp("inputs") / "photos"
-    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("*.md"))
-    for name in ("truncated.jpg", "not-an-image.jpg", "empty.png"):
-        shutil.copy(SAMPLE.parent / "sample-bad" / name, root / "animals" / name)
-    return root
+    """The sample set with sample-bad's three failing files: 20 inputs."""
+    return sample_with_failures(tmp_path_factory.mktemp("inputs") / "photos")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ codes. Every Ray process the module started is ended at the end, whatever happen
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,8 @@ import imgprep
 ray = pytest.importorskip("ray")
 import imgprep.ray as imgprep_ray  # noqa: E402
 
-from conftest import REPO, SAMPLE, manifest_rows, ok_tensors, without_location  # noqa: E402
+from conftest import (REPO, manifest_rows, ok_tensors,  # noqa: E402
+                      sample_with_failures, without_location)
 
 COCO = Path(os.environ.get("IMGPREP_COCO", REPO.parent / "shared" / "datasets" / "coco-256"))
 
@@ -47,12 +47,8 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    """The sample set with the bad files of sample-bad in one class: 3 of its inputs fail."""
-    root = tmp_path_factory.mktemp("inputs") / "photos"
-    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("*.md"))
-    for name in ("truncated.jpg", "not-an-image.jpg", "empty.png"):
-        shutil.copy(SAMPLE.parent / "sample-bad" / name, root / "animals" / name)
-    return root
+    """The sample set with sample-bad's three failing files: 20 inputs."""
+    return sample_with_failures(tmp_path_factory.mktemp("inputs") / "photos")
 
 
 def whole_run(input, out, config=CONFIG):
