@@ -264,18 +264,18 @@ void check_files(Part& part, const std::string& format) {
              std::to_string(part.shard_rows.size()) + " (damaged?)");
     ++part.shard_rows[shard];
   });
+  const int shard_size = part.meta["identity"]["settings"].value("shard_size", 0);
+  const std::string descr = is_wds(format) ? "" : npy_descr(parse_dtype(output.value("dtype", "")));
+  const auto item_shape = output.value("item_shape", std::vector<int64_t>{});
+  const bool labels = part.meta["has_labels"].get<bool>();
   for (size_t s = 0; s < part.shard_rows.size(); ++s) {
     std::string problem;
     if (is_wds(format)) {
       problem = whole_tar_problem(part.folder / tar_name(static_cast<int>(s)));
       if (!problem.empty()) problem = tar_name(static_cast<int>(s)) + " " + problem;
     } else {
-      const json settings = part.meta["identity"]["settings"];
-      problem = ShardWriter::shard_problem(
-          part.folder, static_cast<int>(s), settings.value("shard_size", 0),
-          npy_descr(parse_dtype(output.value("dtype", ""))),
-          output.value("item_shape", std::vector<int64_t>{}), part.meta["has_labels"].get<bool>(),
-          part.shard_rows[s]);
+      problem = ShardWriter::shard_problem(part.folder, static_cast<int>(s), shard_size, descr,
+                                           item_shape, labels, part.shard_rows[s]);
     }
     if (!problem.empty()) refuse(part.name + ": its " + problem);
   }
