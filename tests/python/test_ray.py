@@ -159,6 +159,15 @@ def part_worker(cluster, k, n):
     return None
 
 
+def journalled_shards(folder):
+    """How many shards a running part's journal records as complete (whole lines only)."""
+    try:
+        text = (Path(folder) / "journal.jsonl").read_bytes()
+    except FileNotFoundError:
+        return 0
+    return text.count(b"\n")
+
+
 def test_killed_worker_is_retried_and_resumes_its_part(cluster, slow_inputs, tmp_path):
     config = CONFIG.replace(shard_size=2, shrink_on_load="off")
     whole, _ = whole_run(slow_inputs, tmp_path / "whole", config)
@@ -178,9 +187,10 @@ def test_killed_worker_is_retried_and_resumes_its_part(cluster, slow_inputs, tmp
     killed = None
     deadline = time.monotonic() + 120
     while killed is None and driver.is_alive() and time.monotonic() < deadline:
-        # Once part 0 has a complete shard, and well before its last (of 16), kill the worker
-        # running it: the retry then has shards to keep and rows left to do.
-        if (part0 / "shard-00000.npy").exists() and not (part0 / "shard-00008.npy").exists():
+        # Once part 0's journal records a shard (the shard file is renamed into place just before
+        # its journal line), and well before its last (of 16), kill the worker running it: the
+        # retry then has shards to keep and rows left to do.
+        if journalled_shards(part0) >= 1 and not (part0 / "shard-00008.npy").exists():
             pid = part_worker(cluster, 0, 2)
             if pid is not None:
                 os.kill(pid, signal.SIGKILL)
