@@ -53,8 +53,10 @@ nlohmann::json tensor_description(const OutputSpec& spec) {
           {"layout", to_string(spec.layout)}};
 }
 
-ShardSink::ShardSink(const Options& o, RunJournal& journal)
-    : manifest_(o.output),
+ShardSink::ShardSink(const Options& o, RunJournal& journal, const char* extension)
+    : dir_(o.output),
+      extension_(extension),
+      manifest_(o.output),
       gpu_decoding_(o.decode == DecodeOn::gpu),
       journal_(journal),
       inside_out_(o.output),
@@ -79,32 +81,30 @@ void ShardSink::consume(Job& job) {
   }
 }
 
+nlohmann::json ShardSink::finish() {
+  finish_shards();
+  manifest_.commit_pending();
+  manifest_.finish();
+  remove_stale_shards(dir_, shards_written(), extension_);
+  return output_description();
+}
+
+void ShardSink::interrupt() {
+  abandon_shards();
+  manifest_.finish();
+}
+
 namespace {
 
 class NpySink : public ShardSink {
  public:
   NpySink(const Options& o, const OutputSpec& spec, const InputList& inputs, RunJournal& journal)
-      : ShardSink(o, journal),
-        dir_(o.output),
+      : ShardSink(o, journal, "npy"),
         spec_(spec),
         shards_(o.output, o.shard_size, npy_descr(spec.dtype), npy_item_shape(spec),
                 inputs.has_labels, static_cast<int64_t>(inputs.items.size()),
                 journal.state().shards) {}
 
-  nlohmann::json finish() override {
-    shards_.finish();
-    manifest_.commit_pending();
-    manifest_.finish();
-    remove_stale_shards(dir_, shards_.shards_written(), "npy");
-    nlohmann::json output = {{"format", "npy"}, {"shards", shards_.shards_written()}};
-    output.update(tensor_description(spec_));
-    return output;
-  }
-
-  void interrupt() override {
-    shards_.abandon();
-    manifest_.finish();
-  }
 
  private:
   Placed place(const Job& job, ManifestRow& row) override {
@@ -114,8 +114,14 @@ class NpySink : public ShardSink {
     return {at.completed_shard, 0};
   }
   int shards_written() const override { return shards_.shards_written(); }
+  void finish_shards() override { shards_.finish(); }
+  void abandon_shards() override { shards_.abandon(); }
+  nlohmann::json output_description() const override {
+    nlohmann::json output = {{"format", "npy"}, {"shards", shards_.shards_written()}};
+    output.update(tensor_description(spec_));
+    return output;
+  }
 
-  fs::path dir_;
   OutputSpec spec_;
   ShardWriter shards_;
 };

@@ -33,9 +33,15 @@ nlohmann::json tensor_description(const OutputSpec& spec);
 class ShardSink : public OutputSink {
  public:
   void consume(Job& job) final;
+  // The last shard completed, every row committed, shards a larger earlier run left past this
+  // run's removed; returns meta.json's "output".
+  nlohmann::json finish() final;
+  // Stops with the complete shards only: the one in progress is dropped.
+  void interrupt() final;
 
  protected:
-  ShardSink(const Options& o, RunJournal& journal);
+  // extension: the shards' file extension ("npy", "tar").
+  ShardSink(const Options& o, RunJournal& journal, const char* extension);
 
   struct Placed {
     bool completed_shard = false;  // the job's output completed a shard, now durable
@@ -44,10 +50,17 @@ class ShardSink : public OutputSink {
   // Writes a successful job's output into the shard in progress and sets row's place in it.
   virtual Placed place(const Job& job, ManifestRow& row) = 0;
   virtual int shards_written() const = 0;
-
-  ManifestWriter manifest_;
+  // Completes the shard in progress (a partial last shard included).
+  virtual void finish_shards() = 0;
+  // Drops the shard in progress.
+  virtual void abandon_shards() = 0;
+  // meta.json's "output" for these shards.
+  virtual nlohmann::json output_description() const = 0;
 
  private:
+  std::filesystem::path dir_;
+  const char* extension_;
+  ManifestWriter manifest_;
   bool gpu_decoding_;
   RunJournal& journal_;
   InsideOut inside_out_;

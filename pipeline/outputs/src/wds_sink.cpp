@@ -26,31 +26,13 @@ std::string sample_key(uint64_t key) {
 class WdsSink : public ShardSink {
  public:
   WdsSink(const Options& o, const OutputSpec& spec, RunJournal& journal)
-      : ShardSink(o, journal),
-        dir_(o.output),
+      : ShardSink(o, journal, "tar"),
         format_(o.format),
         spec_(spec),
         image_extension_(o.image_format),
         npy_header_(npy_header(npy_descr(spec.dtype), npy_item_shape(spec))),
         tars_(o.output, o.shard_size, journal.state().shards, journal.state().shard_bytes) {}
 
-  nlohmann::json finish() override {
-    tars_.finish();
-    manifest_.commit_pending();
-    manifest_.finish();
-    remove_stale_shards(dir_, tars_.shards_written(), "tar");
-    nlohmann::json output = {{"format", to_string(format_)}, {"shards", tars_.shards_written()}};
-    if (writes_tensors(format_))
-      output.update(tensor_description(spec_));
-    else
-      output["image_format"] = image_extension_;
-    return output;
-  }
-
-  void interrupt() override {
-    tars_.abandon();
-    manifest_.finish();
-  }
 
  private:
   Placed place(const Job& job, ManifestRow& row) override {
@@ -72,8 +54,17 @@ class WdsSink : public ShardSink {
     return {at.completed_shard, at.shard_bytes};
   }
   int shards_written() const override { return tars_.shards_written(); }
+  void finish_shards() override { tars_.finish(); }
+  void abandon_shards() override { tars_.abandon(); }
+  nlohmann::json output_description() const override {
+    nlohmann::json output = {{"format", to_string(format_)}, {"shards", tars_.shards_written()}};
+    if (writes_tensors(format_))
+      output.update(tensor_description(spec_));
+    else
+      output["image_format"] = image_extension_;
+    return output;
+  }
 
-  std::filesystem::path dir_;
   OutputFormat format_;
   OutputSpec spec_;
   std::string image_extension_;
