@@ -51,11 +51,6 @@ __all__ = ["run", "main", "ImageBatchTransform", "PartsFailed", "PartMismatch", 
            "part_folder", "default_parts"]
 
 
-def _config_args(config: Config) -> tuple[str | None, dict]:
-    """A Config as its preset and keyword settings, which rebuild it in a task."""
-    return config.preset, dict(config._settings)
-
-
 class PartsFailed(RuntimeError):
     """Parts that failed after their retries: ``failures`` maps each part's index to the
     reason; ``summaries`` holds the summaries of the parts that completed."""
@@ -100,11 +95,11 @@ def _node() -> tuple[str, str]:
     return node_id, socket.gethostname()
 
 
-def _run_part(input: str, out: str, preset: str | None, settings: dict, k: int, n: int,
-              count: int, fingerprint: str, threads: int, engine: str) -> dict:
+def _run_part(input: str, out: str, config: Config, k: int, n: int, count: int,
+              fingerprint: str, threads: int, engine: str) -> dict:
     """Part k of n, in a Ray worker: resumes what an earlier attempt left, checks that the
-    part's inputs are the driver's, and returns the summary (no tensors)."""
-    config = Config(preset, **settings)
+    part's inputs are the driver's, and returns the summary (no tensors). The config travels
+    as its preset and settings (Config pickles so)."""
     folder = part_folder(out, k, n)
     resume = (folder / "meta.json").is_file()
     if resume:
@@ -222,7 +217,6 @@ def run(input: str | os.PathLike, out: str | os.PathLike, config: Config | None 
     try:
         n = parts or default_parts(cpus_per_part, gpus_per_part)
         n = max(1, min(n, count))
-        preset, settings = _config_args(config)
         say = (lambda text: print(f"imgprep-ray: {text}", file=sys.stderr, flush=True)) \
             if progress else (lambda text: None)
         alive = sum(1 for node in ray.nodes() if node.get("Alive"))
@@ -234,8 +228,7 @@ def run(input: str | os.PathLike, out: str | os.PathLike, config: Config | None 
             task = _run_part_remote.options(
                 name=f"imgprep part {k} of {n}", num_cpus=cpus_per_part,
                 num_gpus=gpus_per_part, max_retries=max_retries, retry_exceptions=_RETRIED)
-            ref = task.remote(
-                input, out, preset, settings, k, n, count, fingerprint, threads, engine)
+            ref = task.remote(input, out, config, k, n, count, fingerprint, threads, engine)
             pending[ref] = k
         summaries: dict[int, dict] = {}
         failures: dict[int, str] = {}
@@ -434,13 +427,20 @@ class ImageBatchTransform:
 # A cluster of several nodes on this machine
 # --------------------------------------------------------------------------------------------
 
-def _alive(pid: int) -> bool:
-    """Whether pid is a live process (not gone, not a zombie)."""
+def _stat_fields(pid: int | str) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after the process's name (state, parent pid, ...); None
+    when the process is gone or a zombie."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+            fields = f.read().rsplit(b")", 1)[1].split()
     except (OSError, IndexError):
-        return False
+        return None
+    return fields if fields and fields[0] != b"Z" else None
+
+
+def _alive(pid: int) -> bool:
+    """Whether pid is a live process (not gone, not a zombie)."""
+    return _stat_fields(pid) is not None
 
 
 class LocalCluster:
@@ -536,11 +536,10 @@ class LocalCluster:
         for entry in os.listdir("/proc"):
             if not entry.isdigit() or int(entry) == os.getpid():
                 continue
+            fields = _stat_fields(entry)
+            if fields is None:
+                continue
             try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
-                if fields[0] == b"Z":
-                    continue
                 parents[int(entry)] = int(fields[1])
                 with open(f"/proc/{entry}/environ", "rb") as f:
                     if marker in f.read().split(b"\0"):

@@ -31,6 +31,14 @@ using namespace nb::literals;
 namespace imgprep {
 namespace {
 
+// A config's options, reading INPUT and writing OUT.
+Options with_paths(const Options& config, const std::string& input, const std::string& output) {
+  Options options = config;
+  options.input = input;
+  options.output = output;
+  return options;
+}
+
 ConfigFor config_for(const std::string& use) {
   if (use == "run") return ConfigFor::run;
   if (use == "bench") return ConfigFor::bench;
@@ -261,9 +269,7 @@ NB_MODULE(_imgprep, m) {
   m.def(
       "run_job",
       [](const Options& config, const std::string& input, const std::string& output) {
-        Options options = config;
-        options.input = input;
-        options.output = output;
+        const Options options = with_paths(config, input, output);
         JobStop stop;
         return summary_dict(
             interruptible<JobSummary>(stop, [&] { return run_job(options, &stop); }));
@@ -272,9 +278,7 @@ NB_MODULE(_imgprep, m) {
   m.def(
       "plan",
       [](const Options& config, const std::string& input, const std::string& output) {
-        Options options = config;
-        options.input = input;
-        options.output = output;
+        const Options options = with_paths(config, input, output);
         JobPlan plan;
         {
           nb::gil_scoped_release release;

@@ -126,14 +126,15 @@ class NpySink : public ShardSink {
   ShardWriter shards_;
 };
 
-// The relative paths of the whole ordered input list (a --shard part's names are the whole
-// run's).
-std::vector<std::string> whole_list_rels(const InputList& inputs) {
-  if (!inputs.unsliced_rels.empty()) return inputs.unsliced_rels;
+// Where each input of the whole ordered list goes (a --shard part's names are the whole run's,
+// computed over the whole list's relative paths, which a part keeps).
+std::vector<fs::path> whole_list_output_paths(const InputList& inputs,
+                                              const std::string& extension) {
+  if (!inputs.unsliced_rels.empty()) return image_output_paths(inputs.unsliced_rels, extension);
   std::vector<std::string> rels;
   rels.reserve(inputs.items.size());
   for (const InputItem& item : inputs.items) rels.push_back(item.rel);
-  return rels;
+  return image_output_paths(rels, extension);
 }
 
 class ImagesSink : public OutputSink {
@@ -144,7 +145,7 @@ class ImagesSink : public OutputSink {
         manifest_(o.output),
         inside_out_(o.output),
         items_(inputs.items),
-        paths_(image_output_paths(whole_list_rels(inputs), o.image_format)) {}
+        paths_(whole_list_output_paths(inputs, o.image_format)) {}
 
   // Each image file is complete on its own, so its row is committed at once. A file that
   // cannot be written because of its name or place fails its row only.

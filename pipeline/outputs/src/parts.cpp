@@ -62,6 +62,7 @@ struct Part {
   std::string name;  // "part 3 of 8 (OUT/part-00003-of-00008)"
   std::unique_ptr<OutLock> lock;
   json meta;
+  OutputFormat format = OutputFormat::npy;
   int64_t rows = 0;               // its manifest's lines
   int64_t failed = 0;             // ...of which failed rows
   std::string classes;            // its classes.json; empty when it has none
@@ -228,54 +229,68 @@ std::string row_output(const std::string& row, const std::string& name) {
   refuse(name + ": a manifest row of an image has no usable \"output\" (damaged?)");
 }
 
-bool is_wds(const std::string& format) { return format.rfind("wds", 0) == 0; }
-
 std::string tar_name(int index) { return TarShardWriter::shard_name(index); }
 
-// Why a tar shard is unusable: not a regular file, or not a whole tar.
-std::string whole_tar_problem(const fs::path& file) {
-  std::error_code ec;
-  const uintmax_t size = fs::file_size(file, ec);
-  return tar_problem(file, ec ? 0 : size);
+// The part's --format, as its meta.json records it.
+OutputFormat format_of(const Part& part) {
+  const std::string format = part.meta["output"].value("format", "");
+  try {
+    return parse_format(format);
+  } catch (const UsageError&) {
+    refuse(part.name + " has an output format this imgprep cannot merge: " + format);
+  }
 }
 
-// Counts each shard's rows and checks the part's files: every shard (npy: with its labels, as
-// the writer left it) or image file its rows name.
-void check_files(Part& part, const std::string& format) {
+// One pass over the part's manifest: counts its rows, failed rows and each shard's rows, and
+// checks that every image file a row names is there.
+void tally_rows(Part& part) {
   const json& output = part.meta["output"];
-  if (format == "images") {
-    for_each_row(part, [&](const std::string& row) {
-      if (!row_ok(row)) return;
+  if (writes_shards(part.format)) {
+    if (!output.contains("shards") || !output["shards"].is_number_unsigned())
+      refuse(part.name + ": its meta.json's \"output\" has no \"shards\"");
+    part.shard_rows.assign(output["shards"].get<size_t>(), 0);
+  }
+  for_each_row(part, [&](const std::string& row) {
+    ++part.rows;
+    if (!row_ok(row)) {
+      ++part.failed;
+      return;
+    }
+    if (!writes_shards(part.format)) {
       const std::string rel = row_output(row, part.name);
       struct stat st;
       if (::lstat((part.folder / rel).c_str(), &st) != 0 || !S_ISREG(st.st_mode))
         refuse(part.name + ": its image " + rel + " is missing");
-    });
-    return;
-  }
-  if (!output.contains("shards") || !output["shards"].is_number_unsigned())
-    refuse(part.name + ": its meta.json's \"output\" has no \"shards\"");
-  part.shard_rows.assign(output["shards"].get<size_t>(), 0);
-  for_each_row(part, [&](const std::string& row) {
-    if (!row_ok(row)) return;
+      return;
+    }
     const int64_t shard = row_integer(row, "shard");
     if (shard < 0 || shard >= static_cast<int64_t>(part.shard_rows.size()))
       refuse(part.name + ": a manifest row names shard " + std::to_string(shard) + " of its " +
              std::to_string(part.shard_rows.size()) + " (damaged?)");
     ++part.shard_rows[shard];
   });
+}
+
+// Checks that every shard of the part (npy: with its labels) is as its writer left it.
+void check_shard_files(const Part& part) {
+  const json& output = part.meta["output"];
+  const bool tars = writes_tars(part.format);
   const int shard_size = part.meta["identity"]["settings"].value("shard_size", 0);
-  const std::string descr = is_wds(format) ? "" : npy_descr(parse_dtype(output.value("dtype", "")));
+  const std::string descr = tars ? "" : npy_descr(parse_dtype(output.value("dtype", "")));
   const auto item_shape = output.value("item_shape", std::vector<int64_t>{});
   const bool labels = part.meta["has_labels"].get<bool>();
   for (size_t s = 0; s < part.shard_rows.size(); ++s) {
+    const int index = static_cast<int>(s);
     std::string problem;
-    if (is_wds(format)) {
-      problem = whole_tar_problem(part.folder / tar_name(static_cast<int>(s)));
-      if (!problem.empty()) problem = tar_name(static_cast<int>(s)) + " " + problem;
+    if (tars) {
+      std::error_code ec;
+      const fs::path file = part.folder / tar_name(index);
+      const uintmax_t size = fs::file_size(file, ec);
+      problem = tar_problem(file, ec ? 0 : size);
+      if (!problem.empty()) problem = tar_name(index) + " " + problem;
     } else {
-      problem = ShardWriter::shard_problem(part.folder, static_cast<int>(s), shard_size, descr,
-                                           item_shape, labels, part.shard_rows[s]);
+      problem = ShardWriter::shard_problem(part.folder, index, shard_size, descr, item_shape,
+                                           labels, part.shard_rows[s]);
     }
     if (!problem.empty()) refuse(part.name + ": its " + problem);
   }
@@ -357,12 +372,10 @@ std::vector<Part> read_parts(const fs::path& out) {
       refuse(part.name + ": " + e.what());
     }
     part.meta = read_part_meta(part, count, folders);
+    part.format = format_of(part);
     if (fs::is_regular_file(part.folder / "classes.json"))
       part.classes = text_of(part.folder / "classes.json");
-    for_each_row(part, [&](const std::string& row) {
-      ++part.rows;
-      part.failed += !row_ok(row);
-    });
+    tally_rows(part);
     check_coverage(part, count);
     if (k > 0) check_same_job(part, parts[0]);
   }
@@ -384,14 +397,14 @@ MergeSummary merge_parts(const fs::path& out) {
   }
   std::vector<Part> parts = read_parts(out);
   const Part& first = parts[0];
-  const std::string format = first.meta["output"].value("format", "");
-  if (format != "npy" && format != "images" && !is_wds(format))
-    refuse(first.name + " has an output format this imgprep cannot merge: " + format);
-  for (Part& part : parts) check_files(part, format);
+  const OutputFormat format = first.format;  // every part's: --format is one of the settings
+  const bool shards = writes_shards(format), tars = writes_tars(format);
+  if (shards)
+    for (const Part& part : parts) check_shard_files(part);
 
   MergeSummary summary;
   summary.parts = static_cast<int>(parts.size());
-  summary.format = format;
+  summary.format = to_string(format);
   summary.inputs = first.meta["part"]["whole"]["count"].get<int64_t>();
 
   // What one run over the whole list records, and that this is a merge (complete only last).
@@ -419,13 +432,13 @@ MergeSummary merge_parts(const fs::path& out) {
   AtomicFile::write_file(out / "meta.json", json_text(meta, 2) + "\n");
 
   const Folder out_folder(out);
-  json shards = json::array();
+  json shard_list = json::array();
   std::vector<int> offsets;
   int next_shard = 0;
   int64_t next_row = 0;
   for (const Part& part : parts) {
     offsets.push_back(next_shard);
-    if (format == "images") {
+    if (!shards) {
       for_each_row(part, [&](const std::string& row) {
         if (!row_ok(row)) return;
         const fs::path rel = row_output(row, part.name);
@@ -437,25 +450,24 @@ MergeSummary merge_parts(const fs::path& out) {
     }
     for (size_t s = 0; s < part.shard_rows.size(); ++s, ++next_shard) {
       const int index = static_cast<int>(s);
-      const std::string from = is_wds(format) ? tar_name(index) : ShardWriter::shard_name(index);
-      const std::string to =
-          is_wds(format) ? tar_name(next_shard) : ShardWriter::shard_name(next_shard);
+      const std::string from = tars ? tar_name(index) : ShardWriter::shard_name(index);
+      const std::string to = tars ? tar_name(next_shard) : ShardWriter::shard_name(next_shard);
       summary.copied += take_file(part.folder / from, out_folder, to);
       json shard = {{"file", to}, {"rows", part.shard_rows[s]}, {"first_row", next_row},
                     {"from", part.folder.filename().string() + "/" + from}};
-      if (!is_wds(format) && part.meta["has_labels"].get<bool>()) {
+      if (!tars && part.meta["has_labels"].get<bool>()) {
         summary.copied += take_file(part.folder / ShardWriter::labels_name(index), out_folder,
                                     ShardWriter::labels_name(next_shard));
         shard["labels"] = ShardWriter::labels_name(next_shard);
       }
-      shards.push_back(shard);
+      shard_list.push_back(shard);
       next_row += part.shard_rows[s];
       ++summary.files;
     }
   }
   // An earlier merge's shards (of either kind) past this one's.
   for (const char* extension : {"npy", "tar"})
-    remove_stale_shards(out, format == "images" ? 0 : next_shard, extension);
+    remove_stale_shards(out, shards ? next_shard : 0, extension);
 
   AtomicFile manifest(out / "manifest.jsonl");
   std::string lines;
@@ -478,14 +490,14 @@ MergeSummary merge_parts(const fs::path& out) {
   manifest.write(lines.data(), lines.size());
   manifest.commit();
   if (!first.classes.empty()) AtomicFile::write_file(out / "classes.json", first.classes);
-  json index = {{"format", format}, {"inputs", summary.inputs}, {"rows", next_row},
+  json index = {{"format", summary.format}, {"inputs", summary.inputs}, {"rows", next_row},
                 {"parts", part_list}};
-  if (format != "images") index["shards"] = shards;
+  if (shards) index["shards"] = shard_list;
   AtomicFile::write_file(out / "index.json", json_text(index, 2) + "\n");
   out_folder.sync_filesystem();  // the links and copies are durable before meta.json says so
 
   json output = first.meta["output"];
-  if (format != "images") output["shards"] = next_shard;
+  if (shards) output["shards"] = next_shard;
   meta["complete"] = true;
   meta["stopped_early"] = false;
   meta["output"] = output;
