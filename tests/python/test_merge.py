@@ -343,3 +343,13 @@ def test_webdataset_parts_merge_into_one_runs_samples(inputs, tmp_path, fmt):
         if r["status"] == "ok":
             names = tarfile.open(out / f"shard-{r['shard']:05d}.tar").getnames()
             assert f"{r['key']}.json" in names
+    # A part's tar cut short, or whose end blocks are overwritten, is refused by name.
+    tar = out / "part-00002-of-00003" / "shard-00000.tar"
+    whole_tar = tar.read_bytes()
+    tar.unlink()  # a new file: the merged shard linked to this one keeps its bytes
+    tar.write_bytes(whole_tar[:1000])
+    refused(out, "part 2 of 3")
+    refused(out, "its shard-00000.tar is 1000 bytes: not a whole tar")
+    tar.unlink()
+    tar.write_bytes(whole_tar[:-512] + b"x" * 512)
+    refused(out, "its shard-00000.tar does not end as a tar ends")

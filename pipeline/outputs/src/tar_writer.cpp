@@ -61,6 +61,9 @@ std::string tar_header(std::string_view name, uint64_t size) {
 std::string tar_problem(const std::filesystem::path& path, uint64_t bytes) {
   std::string problem = size_problem(path, bytes);
   if (!problem.empty()) return problem;
+  // At least one member's header and the end blocks, in whole blocks.
+  if (bytes < kTarBlock + kTarEnd || bytes % kTarBlock != 0)
+    return "is " + std::to_string(bytes) + " bytes: not a whole tar";
   std::ifstream in(path, std::ios::binary);
   std::string first(kTarBlock, '\0'), end(kTarEnd, '\0');
   if (!in.read(first.data(), kTarBlock) ||
